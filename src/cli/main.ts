@@ -1,0 +1,27 @@
+/** The kubeha command line: one file per command, each registered here. */
+import { Command } from "commander";
+import { version } from "../core/package-info.js";
+import { registerImport } from "./import.js";
+import { registerInit } from "./init.js";
+import { registerPlan } from "./plan.js";
+import { runCli } from "./run.js";
+import { registerSchema } from "./schema.js";
+
+/** Builds the program with every command. */
+export function buildProgram(): Command {
+  const program = new Command("kubeha")
+    .description("Build, operate and prove highly available Kubernetes clusters on bare metal from one spec")
+    .version(version, "-V, --version", "print the kubeha version")
+    .helpOption("-h, --help", "show help for a command")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  registerInit(program);
+  registerPlan(program);
+  registerImport(program);
+  registerSchema(program);
+  return program;
+}
+
+await runCli(async () => {
+  await buildProgram().parseAsync(process.argv);
+});

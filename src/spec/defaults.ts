@@ -1,0 +1,123 @@
+/**
+ * Defaults, applied once after validation so that every later stage sees a
+ * complete, readonly model and never has to ask "was this set?".
+ */
+import type { ClusterSpecInput, HostInput, Role, SshInput } from "./schema.js";
+
+export const DEFAULTS = {
+  ssh: { user: "root", port: 22, keyPath: "~/.ssh/id_ed25519" },
+  podCidr: "10.42.0.0/16",
+  serviceCidr: "10.43.0.0/16",
+  apiPort: 6443,
+  apiserverPort: 6443,
+  nodeLocalProxyPort: 6443,
+  etcd: { heartbeatMs: 100, electionMs: 1000 },
+  ingressPorts: [80, 443],
+  kubernetesVersion: "v1.34.2",
+} as const;
+
+/** SSH settings with every field known. */
+export interface Ssh {
+  readonly user: string;
+  readonly port: number;
+  readonly keyPath: string;
+  readonly knownHostsPath?: string;
+}
+
+/** A host with defaults applied. */
+export interface Host {
+  readonly name: string;
+  readonly address: string;
+  readonly roles: readonly Role[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: readonly { readonly key: string; readonly value?: string; readonly effect: string }[];
+  readonly ssh: Ssh;
+}
+
+export type Endpoint =
+  | {
+      readonly mode: "vip";
+      readonly vip: string;
+      readonly port: number;
+      readonly dnsNames: readonly string[];
+    }
+  | {
+      readonly mode: "external";
+      readonly address: string;
+      readonly port: number;
+      readonly dnsNames: readonly string[];
+    };
+
+export type Binaries =
+  | { readonly source: "download" }
+  | { readonly source: "dir"; readonly path: string }
+  | {
+      readonly source: "standin";
+    };
+
+/** The complete cluster model every later stage works from. */
+export interface Cluster {
+  readonly name: string;
+  readonly network: { readonly hostCidr: string; readonly podCidr: string; readonly serviceCidr: string };
+  readonly hosts: readonly Host[];
+  readonly controlPlane: {
+    readonly endpoint: Endpoint;
+    readonly apiserverPort: number;
+    readonly nodeLocalProxyPort: number;
+  };
+  readonly etcd: { readonly heartbeatMs: number; readonly electionMs: number };
+  /** Absent when the spec has no ingress section. */
+  readonly ingress?: { readonly vip?: string; readonly ports: readonly number[] };
+  readonly kubernetes: { readonly version: string; readonly binaries: Binaries };
+}
+
+function hostWithDefaults(host: HostInput, ssh: SshInput | undefined): Host {
+  return {
+    name: host.name,
+    address: host.address,
+    roles: [...new Set(host.roles)],
+    labels: host.labels ?? {},
+    taints: host.taints ?? [],
+    ssh: { ...DEFAULTS.ssh, ...ssh, ...host.ssh },
+  };
+}
+
+/** Applies every default to a validated spec. */
+export function applyDefaults(input: ClusterSpecInput): Cluster {
+  const s = input.spec;
+  const ep = s.controlPlane.endpoint;
+  const endpoint: Endpoint =
+    ep.mode === "vip"
+      ? { mode: "vip", vip: ep.vip, port: ep.port ?? DEFAULTS.apiPort, dnsNames: ep.dnsNames ?? [] }
+      : {
+          mode: "external",
+          address: ep.address,
+          port: ep.port ?? DEFAULTS.apiPort,
+          dnsNames: ep.dnsNames ?? [],
+        };
+  return {
+    name: input.metadata.name,
+    network: {
+      hostCidr: s.network.hostCidr,
+      podCidr: s.network.podCidr ?? DEFAULTS.podCidr,
+      serviceCidr: s.network.serviceCidr ?? DEFAULTS.serviceCidr,
+    },
+    hosts: s.hosts.map((h) => hostWithDefaults(h, s.ssh)),
+    controlPlane: {
+      endpoint,
+      apiserverPort: s.controlPlane.apiserverPort ?? DEFAULTS.apiserverPort,
+      nodeLocalProxyPort: s.controlPlane.nodeLocalProxy?.port ?? DEFAULTS.nodeLocalProxyPort,
+    },
+    etcd: { ...DEFAULTS.etcd, ...s.etcd },
+    ...(s.ingress && {
+      ingress: {
+        ...(s.ingress.vip && { vip: s.ingress.vip }),
+        ports: s.ingress.ports ?? [...DEFAULTS.ingressPorts],
+      },
+    }),
+    kubernetes: {
+      version: s.kubernetes?.version ?? DEFAULTS.kubernetesVersion,
+      binaries: s.kubernetes?.binaries ?? { source: "download" },
+    },
+  };
+}

@@ -1,0 +1,283 @@
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { SpecError } from "../core/errors.js";
+import { packageRoot } from "../core/package-info.js";
+import { loadSpec, loadSpecText } from "./load.js";
+import { baseSpec, loadObject } from "./spec-fixtures.js";
+
+/** Loads `text` expecting a SpecError; returns its issues. */
+function problems(text: string) {
+  try {
+    loadSpecText(text, "t.yaml");
+  } catch (err) {
+    assert.ok(err instanceof SpecError, `expected a SpecError, got ${err}`);
+    return err.issues;
+  }
+  assert.fail("the spec loaded but should have failed");
+}
+
+function problemsOf(mutate: (s: any) => void) {
+  const spec = baseSpec();
+  mutate(spec);
+  try {
+    loadObject(spec);
+  } catch (err) {
+    assert.ok(err instanceof SpecError, `expected a SpecError, got ${err}`);
+    return err.issues.filter((i) => i.severity === "error");
+  }
+  assert.fail("the spec loaded but should have failed");
+}
+
+describe("spec loading", () => {
+  it("loads every example and applies defaults", () => {
+    const dir = fileURLToPath(new URL("examples/", packageRoot));
+    const files = readdirSync(dir, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".yaml"));
+    assert.ok(files.length >= 3, "the examples are there");
+    for (const f of files) assert.doesNotThrow(() => loadSpec(`${dir}/${f}`), f);
+
+    const { cluster } = loadObject(baseSpec());
+    assert.equal(cluster.network.podCidr, "10.42.0.0/16");
+    assert.equal(cluster.network.serviceCidr, "10.43.0.0/16");
+    assert.deepEqual(cluster.etcd, { heartbeatMs: 100, electionMs: 1000 });
+    assert.deepEqual(cluster.controlPlane.endpoint, {
+      mode: "vip",
+      vip: "192.168.61.100",
+      port: 6443,
+      dnsNames: [],
+    });
+    assert.equal(cluster.controlPlane.nodeLocalProxyPort, 6443);
+    assert.deepEqual(cluster.ingress, { vip: "192.168.61.10", ports: [80, 443] });
+    assert.deepEqual(cluster.hosts[0]?.ssh, { user: "root", port: 22, keyPath: "~/.ssh/id_ed25519" });
+  });
+
+  it("merges ssh settings: host over cluster over defaults", () => {
+    const spec = baseSpec();
+    spec.spec.ssh = { user: "admin", port: 2222 };
+    spec.spec.hosts[1].ssh = { port: 22022, keyPath: "/k" };
+    const { cluster } = loadObject(spec);
+    assert.deepEqual(cluster.hosts[0]?.ssh, { user: "admin", port: 2222, keyPath: "~/.ssh/id_ed25519" });
+    assert.deepEqual(cluster.hosts[1]?.ssh, { user: "admin", port: 22022, keyPath: "/k" });
+  });
+
+  it("reports YAML syntax errors with their line", () => {
+    const issues = problems("apiVersion: kubeha/v1alpha1\nkind: Cluster\nspec:\n  hosts: [\n");
+    assert.ok(issues.length >= 1);
+    assert.ok(issues.every((i) => i.path === "(yaml)" && typeof i.line === "number"));
+  });
+
+  it("reports duplicate keys", () => {
+    const issues = problems("apiVersion: kubeha/v1alpha1\nkind: Cluster\nkind: Cluster\n");
+    assert.match(issues[0]?.message ?? "", /unique/);
+    assert.equal(issues[0]?.line, 3);
+  });
+
+  it("reports an empty file", () => {
+    assert.match(problems("")[0]?.message ?? "", /empty/);
+  });
+
+  it("reports every schema problem at once, each with path and position", () => {
+    const text = [
+      "apiVersion: kubeha/v1alpha1",
+      "kind: Clustr",
+      "metadata: { name: Bad_Name }",
+      "spec:",
+      "  network: { hostCidr: 192.168.61.0/33 }",
+      "  hosts:",
+      "    - { name: cp1, address: 192.168.61.11, roles: [controlplane, master] }",
+      "    - { name: cp2, adress: 192.168.61.12, roles: [etcd] }",
+      "  controlPlane:",
+      "    endpoint: { mode: vip, vip: 192.168.61.100, port: 0 }",
+    ].join("\n");
+    const issues = problems(text);
+    const at = (path: string) => issues.find((i) => i.path === path);
+    assert.equal(at("kind")?.line, 2);
+    assert.equal(at("metadata.name")?.line, 3);
+    assert.equal(at("spec.network.hostCidr")?.line, 5);
+    assert.equal(at("spec.hosts[0].roles[1]")?.line, 7);
+    assert.match(at("spec.hosts[0].roles[1]")?.message ?? "", /controlplane, etcd, worker, edge/);
+    assert.match(at("spec.hosts[1].adress")?.message ?? "", /unknown field "adress"/);
+    assert.equal(at("spec.hosts[1].adress")?.line, 8);
+    assert.equal(at("spec.hosts[1].adress")?.col, 20);
+    assert.match(at("spec.hosts[1].address")?.message ?? "", /required field "address" is missing/);
+    assert.equal(at("spec.controlPlane.endpoint.port")?.line, 10);
+    assert.equal(issues.length, 7);
+  });
+
+  const cases: [string, (s: any) => void, string, RegExp][] = [
+    [
+      "duplicate names",
+      (s) => (s.spec.hosts[1].name = "cp1"),
+      "spec.hosts[1].name",
+      /already used by spec.hosts\[0\]/,
+    ],
+    [
+      "duplicate addresses",
+      (s) => (s.spec.hosts[4].address = "192.168.61.11"),
+      "spec.hosts[4].address",
+      /already used/,
+    ],
+    ["name not DNS-1123", (s) => (s.spec.hosts[0].name = "CP_1"), "spec.hosts[0].name", /DNS-1123/],
+    [
+      "bad address",
+      (s) => (s.spec.hosts[0].address = "192.168.61"),
+      "spec.hosts[0].address",
+      /not an IP address/,
+    ],
+    [
+      "no controlplane",
+      (s) =>
+        (s.spec.hosts = s.spec.hosts.map((h: any) => ({
+          ...h,
+          roles: h.roles.filter((r: string) => r !== "controlplane"),
+        }))),
+      "spec.hosts",
+      /no host has the controlplane role/,
+    ],
+    [
+      "no etcd",
+      (s) =>
+        (s.spec.hosts = s.spec.hosts.map((h: any) => ({
+          ...h,
+          roles: h.roles.filter((r: string) => r !== "etcd"),
+        }))),
+      "spec.hosts",
+      /no host has the etcd role/,
+    ],
+    [
+      "unknown role",
+      (s) => (s.spec.hosts[3].roles = ["node"]),
+      "spec.hosts[3].roles[0]",
+      /one of controlplane/,
+    ],
+    [
+      "bad label key",
+      (s) => (s.spec.hosts[3].labels = { "-bad": "x" }),
+      "spec.hosts[3].labels.-bad",
+      /label key/,
+    ],
+    [
+      "bad label value",
+      (s) => (s.spec.hosts[3].labels = { app: "a b" }),
+      "spec.hosts[3].labels.app",
+      /label value/,
+    ],
+    [
+      "VIP outside hostCidr",
+      (s) => (s.spec.controlPlane.endpoint.vip = "10.0.0.1"),
+      "spec.controlPlane.endpoint.vip",
+      /outside/,
+    ],
+    [
+      "VIP is a host",
+      (s) => (s.spec.controlPlane.endpoint.vip = "192.168.61.12"),
+      "spec.controlPlane.endpoint.vip",
+      /address of spec.hosts\[1\]/,
+    ],
+    [
+      "controlplane outside hostCidr",
+      (s) => (s.spec.hosts[2].address = "10.9.9.9"),
+      "spec.hosts[2].address",
+      /cannot hold the API VIP/,
+    ],
+    [
+      "external without address",
+      (s) => (s.spec.controlPlane.endpoint = { mode: "external" }),
+      "spec.controlPlane.endpoint.address",
+      /missing/,
+    ],
+    [
+      "unknown endpoint mode",
+      (s) => (s.spec.controlPlane.endpoint.mode = "dns"),
+      "spec.controlPlane.endpoint.mode",
+      /"vip".*"external"/,
+    ],
+    ["ingress VIP outside", (s) => (s.spec.ingress.vip = "10.1.1.1"), "spec.ingress.vip", /outside/],
+    [
+      "ingress VIP is a host",
+      (s) => (s.spec.ingress.vip = "192.168.61.21"),
+      "spec.ingress.vip",
+      /address of spec.hosts\[3\]/,
+    ],
+    [
+      "ingress VIP = API VIP",
+      (s) => (s.spec.ingress.vip = "192.168.61.100"),
+      "spec.ingress.vip",
+      /API VIP too/,
+    ],
+    [
+      "ingress without edge",
+      (s) => (s.spec.hosts = s.spec.hosts.filter((h: any) => !h.roles.includes("edge"))),
+      "spec.ingress",
+      /no host has the edge role/,
+    ],
+    ["bad podCidr", (s) => (s.spec.network.podCidr = "10.42.0.1/16"), "spec.network.podCidr", /not a CIDR/],
+    [
+      "overlapping CIDRs",
+      (s) => (s.spec.network.serviceCidr = "10.42.128.0/17"),
+      "spec.network.serviceCidr",
+      /overlaps podCidr/,
+    ],
+    [
+      "hostCidr overlaps pods",
+      (s) => (s.spec.network.podCidr = "192.168.0.0/16"),
+      "spec.network.podCidr",
+      /overlaps hostCidr/,
+    ],
+    [
+      "port out of range",
+      (s) => (s.spec.ingress.ports = [80, 70000]),
+      "spec.ingress.ports[1]",
+      /between 1 and 65535/,
+    ],
+    [
+      "port clash with etcd",
+      (s) => {
+        s.spec.hosts.push({ name: "e4", address: "192.168.61.40", roles: ["etcd"] });
+        s.spec.hosts.push({ name: "e5", address: "192.168.61.41", roles: ["etcd"] });
+        s.spec.controlPlane.nodeLocalProxy = { port: 2379 };
+      },
+      "spec.controlPlane.nodeLocalProxy.port",
+      /port 2379 .* on e4, e5/,
+    ],
+    [
+      "port clash with kubelet",
+      (s) => (s.spec.controlPlane.nodeLocalProxy = { port: 10250 }),
+      "spec.controlPlane.nodeLocalProxy.port",
+      /kubelet/,
+    ],
+    ["duplicate ingress ports", (s) => (s.spec.ingress.ports = [80, 80]), "spec.ingress.ports[1]", /port 80/],
+    [
+      "etcd timings",
+      (s) => (s.spec.etcd = { heartbeatMs: 300, electionMs: 1000 }),
+      "spec.etcd.electionMs",
+      /5 x heartbeatMs/,
+    ],
+    ["wrong apiVersion", (s) => (s.apiVersion = "v1"), "apiVersion", /kubeha\/v1alpha1/],
+    ["wrong type", (s) => (s.spec.hosts = "cp1"), "spec.hosts", /expected array/],
+    ["unknown top field", (s) => (s.status = {}), "status", /unknown field/],
+  ];
+  for (const [name, mutate, path, message] of cases) {
+    it(`refuses: ${name}`, () => {
+      const issues = problemsOf(mutate);
+      const hit = issues.find((i) => i.path === path);
+      assert.ok(hit, `no problem at ${path}; got ${JSON.stringify(issues)}`);
+      assert.match(hit.message, message);
+      assert.ok(hit.line !== undefined && hit.col !== undefined, "has a position");
+    });
+  }
+
+  it("warns, without failing, on an even etcd count and a single edge host", () => {
+    const spec = baseSpec();
+    spec.spec.hosts[3].roles.push("etcd");
+    spec.spec.hosts[6].roles = ["worker"];
+    const { warnings } = loadObject(spec);
+    assert.ok(
+      warnings.some((w) => /4 etcd members need 3 for quorum and tolerate 1 failure/.test(w.message)),
+    );
+    assert.ok(warnings.some((w) => /only one edge host \(edge1\)/.test(w.message)));
+  });
+});

@@ -1,0 +1,218 @@
+/**
+ * The cluster spec (`apiVersion: kubeha/v1alpha1`, `kind: Cluster`): the single
+ * source of the spec's types and of the JSON Schema in `schema/`. Every field
+ * is optional here when it has a default; defaults are applied after
+ * validation (defaults.ts) and cross-field rules after that (rules.ts).
+ */
+import { z } from "zod";
+import { parseCidr, parseIp } from "../core/ip.js";
+
+/** DNS-1123 label: lowercase alphanumerics and '-', at most 63 characters. */
+export const dns1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** DNS-1123 subdomain: labels joined by dots, at most 253 characters. */
+export const dns1123Subdomain =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const labelName = /^(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const labelValue = /^(?=.{0,63}$)([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+
+/** The roles a host can carry. */
+export const roles = ["controlplane", "etcd", "worker", "edge"] as const;
+export const Role = z.enum(roles, {
+  error: () => `must be one of ${roles.join(", ")}`,
+});
+export type Role = z.infer<typeof Role>;
+
+const ipAddress = z
+  .string()
+  .refine((s) => parseIp(s) !== undefined, {
+    error: (i) => `${JSON.stringify(i.input)} is not an IP address`,
+  })
+  .describe("An IPv4 or IPv6 address");
+
+const cidr = z
+  .string()
+  .refine((s) => parseCidr(s) !== undefined, {
+    error: (i) => `${JSON.stringify(i.input)} is not a CIDR range (like 10.42.0.0/16, with no host bits set)`,
+  })
+  .describe("A CIDR range such as 10.42.0.0/16");
+
+const port = z
+  .number()
+  .int({ error: "must be a whole number" })
+  .min(1, { error: "must be a port between 1 and 65535" })
+  .max(65535, { error: "must be a port between 1 and 65535" });
+
+const dnsName = z.string().regex(dns1123Subdomain, {
+  error: "must be a DNS name: lowercase letters, digits, '-' and '.'",
+});
+
+/** A Kubernetes label key: optional DNS prefix and '/', then a name of at most 63 characters. */
+export function isLabelKey(key: string): boolean {
+  const slash = key.lastIndexOf("/");
+  if (slash < 0) return labelName.test(key);
+  const prefix = key.slice(0, slash);
+  return dns1123Subdomain.test(prefix) && labelName.test(key.slice(slash + 1));
+}
+
+const labels = z
+  .record(
+    z.string().refine(isLabelKey, {
+      error: (i) => `label key ${JSON.stringify(i.input)} is not a valid Kubernetes label key`,
+    }),
+    z.string().regex(labelValue, {
+      error:
+        "label value must be at most 63 characters of letters, digits, '-', '_' and '.', starting and ending alphanumeric",
+    }),
+  )
+  .describe("Kubernetes node labels");
+
+/** SSH settings; `spec.ssh` gives defaults, a host's own `ssh` overrides them. */
+export const SshSchema = z
+  .strictObject({
+    user: z.string().min(1).optional().describe("Login user (default root)"),
+    port: port.optional().describe("SSH port (default 22)"),
+    keyPath: z.string().min(1).optional().describe("Private key file (default ~/.ssh/id_ed25519)"),
+    knownHostsPath: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "known_hosts file to pin host keys from; otherwise keys are pinned on first use in the state directory",
+      ),
+  })
+  .describe("SSH connection settings");
+
+const Taint = z.strictObject({
+  key: z.string().refine(isLabelKey, { error: "taint key must be a valid Kubernetes label key" }),
+  value: z.string().regex(labelValue, { error: "taint value must be a valid label value" }).optional(),
+  effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"], {
+    error: "must be one of NoSchedule, PreferNoSchedule, NoExecute",
+  }),
+});
+
+/** One machine of the cluster. */
+export const HostSchema = z
+  .strictObject({
+    name: z.string().regex(dns1123Subdomain, {
+      error:
+        "host name must be DNS-1123: lowercase letters, digits, '-' and '.', starting and ending alphanumeric",
+    }),
+    address: ipAddress.describe("The address kubeha reaches the host at and cluster traffic uses"),
+    roles: z.array(Role).min(1, { error: "a host needs at least one role" }).describe("What the host runs"),
+    labels: labels.optional(),
+    taints: z.array(Taint).optional(),
+    ssh: SshSchema.optional(),
+  })
+  .describe("A host of the cluster");
+
+const VipEndpoint = z.strictObject({
+  mode: z.literal("vip"),
+  vip: ipAddress.describe("The floating API address; must lie inside network.hostCidr"),
+  port: port.optional().describe("API port on the VIP (default 6443)"),
+  dnsNames: z.array(dnsName).optional().describe("Extra DNS names for the apiserver certificate"),
+});
+
+const ExternalEndpoint = z.strictObject({
+  mode: z.literal("external"),
+  address: z
+    .string()
+    .min(1, { error: "the external load balancer's address is required" })
+    .describe("Your own L4 load balancer's DNS name or address"),
+  port: port.optional().describe("API port on the load balancer (default 6443)"),
+  dnsNames: z.array(dnsName).optional().describe("Extra DNS names for the apiserver certificate"),
+});
+
+/** The whole cluster spec as a user writes it. */
+export const ClusterSpecSchema = z
+  .strictObject({
+    apiVersion: z.literal("kubeha/v1alpha1", { error: 'must be "kubeha/v1alpha1"' }),
+    kind: z.literal("Cluster", { error: 'must be "Cluster"' }),
+    metadata: z.strictObject({
+      name: z.string().regex(dns1123Label, {
+        error: "cluster name must be a DNS-1123 label: lowercase letters, digits and '-', at most 63",
+      }),
+    }),
+    spec: z.strictObject({
+      ssh: SshSchema.optional(),
+      network: z
+        .strictObject({
+          hostCidr: cidr.describe("The L2 segment the hosts and VIPs share"),
+          podCidr: cidr.optional().describe("Pod network (default 10.42.0.0/16)"),
+          serviceCidr: cidr.optional().describe("Service network (default 10.43.0.0/16)"),
+        })
+        .describe("Address ranges"),
+      hosts: z.array(HostSchema).min(1, { error: "list at least one host" }),
+      controlPlane: z
+        .strictObject({
+          endpoint: z
+            .discriminatedUnion("mode", [VipEndpoint, ExternalEndpoint], {
+              error: 'mode must be "vip" (kubeha floats an address) or "external" (your own load balancer)',
+            })
+            .describe("How clients reach the API"),
+          apiserverPort: port
+            .optional()
+            .describe("Port each apiserver listens on at its host address (default 6443)"),
+          nodeLocalProxy: z
+            .strictObject({ port: port.optional().describe("Port on 127.0.0.1 (default 6443)") })
+            .optional()
+            .describe("The proxy on 127.0.0.1 of every host without an apiserver"),
+        })
+        .describe("The API endpoint and the node-local proxies"),
+      etcd: z
+        .strictObject({
+          heartbeatMs: z
+            .number()
+            .int()
+            .min(10)
+            .max(5000)
+            .optional()
+            .describe("Heartbeat interval (default 100)"),
+          electionMs: z
+            .number()
+            .int()
+            .min(50)
+            .max(50000)
+            .optional()
+            .describe("Election timeout (default 1000)"),
+        })
+        .optional()
+        .describe("etcd timings"),
+      ingress: z
+        .strictObject({
+          vip: ipAddress.optional().describe("Floating address of the ingress edge; inside network.hostCidr"),
+          ports: z.array(port).min(1).optional().describe("Ports on the ingress VIP (default [80, 443])"),
+        })
+        .optional()
+        .describe("The ingress edge"),
+      kubernetes: z
+        .strictObject({
+          version: z
+            .string()
+            .regex(/^v\d+\.\d+\.\d+$/, { error: "must look like v1.34.2" })
+            .optional()
+            .describe("Kubernetes version (default v1.34.2)"),
+          binaries: z
+            .discriminatedUnion(
+              "source",
+              [
+                z.strictObject({ source: z.literal("download") }),
+                z.strictObject({ source: z.literal("dir"), path: z.string().min(1) }),
+                z.strictObject({ source: z.literal("standin") }),
+              ],
+              {
+                error:
+                  'source must be "download", "dir" (with a path) or "standin" (the lab\'s apiserver stand-in)',
+              },
+            )
+            .optional()
+            .describe("Where the control-plane binaries come from (default download)"),
+        })
+        .optional(),
+    }),
+  })
+  .describe("A kubeha cluster: hosts, roles, endpoints and HA settings");
+
+/** The spec as validated, before defaults. */
+export type ClusterSpecInput = z.output<typeof ClusterSpecSchema>;
+export type HostInput = z.output<typeof HostSchema>;
+export type SshInput = z.output<typeof SshSchema>;
