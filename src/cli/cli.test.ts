@@ -1,0 +1,127 @@
+/** The CLI as users run it: a real process, its output streams and exit codes. */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { packageRoot } from "../core/package-info.js";
+
+const root = fileURLToPath(packageRoot);
+const bin = join(root, "bin", "kubeha.js");
+
+function kubeha(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: root });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("kubeha CLI", () => {
+  it("prints help and version like any CLI", () => {
+    const help = kubeha("--help");
+    assert.equal(help.code, 0);
+    for (const cmd of ["init", "plan", "import", "schema"])
+      assert.match(help.stdout, new RegExp(`\\n  ${cmd}\\b`));
+    const planHelp = kubeha("plan", "--help");
+    assert.equal(planHelp.code, 0);
+    assert.match(planHelp.stdout, /--what-if <hosts>/);
+    const version = kubeha("--version");
+    assert.equal(version.code, 0);
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+    assert.equal(version.stdout.trim(), pkg.version);
+  });
+
+  it("exits 2 on unknown commands and options", () => {
+    assert.equal(kubeha("frobnicate").code, 2);
+    const r = kubeha("plan", "-f", "examples/lab/cluster.yaml", "--bogus");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown option '--bogus'/);
+  });
+
+  it("plans an example as JSON with the documented contract", () => {
+    const r = kubeha("plan", "-f", "examples/lab/cluster.yaml", "--output", "json", "--what-if", "cp1,cp2");
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout);
+    assert.deepEqual(plan.tolerance.etcd, { members: 3, quorum: 2, toleratesFailures: 1 });
+    assert.deepEqual(plan.tolerance.apiserver, { instances: 3, toleratesFailures: 1 });
+    assert.deepEqual(plan.tolerance.ingress, { edgeHosts: 2, toleratesFailures: 1 });
+    assert.ok(Array.isArray(plan.singlePointsOfFailure) && Array.isArray(plan.findings));
+    assert.deepEqual(plan.whatIf, {
+      lost: ["cp1", "cp2"],
+      survives: { etcdQuorum: false, api: false, ingress: false },
+    });
+  });
+
+  it("plans an example as text", () => {
+    const r = kubeha("plan", "-f", "examples/rke-10-node/cluster.yaml");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /etcd quorum\s+3 members\s+2 of 3\s+1 failure/);
+    assert.match(r.stdout, /Kubernetes API\s+2 apiservers/);
+    assert.match(r.stdout, /SINGLE POINTS OF FAILURE\nnone/);
+  });
+
+  it("lists every spec problem with path and line, exit 2, nothing else", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kubeha-cli-"));
+    const file = join(dir, "bad.yaml");
+    writeFileSync(
+      file,
+      [
+        "apiVersion: kubeha/v1alpha1",
+        "kind: Cluster",
+        "metadata: { name: bad }",
+        "spec:",
+        "  network: { hostCidr: 192.168.61.0/24 }",
+        "  hosts:",
+        "    - { name: cp1, address: 192.168.61.11, roles: [controlplane, etcd] }",
+        "    - { name: cp1, address: 192.168.61.12, roles: [worker] }",
+        "  controlPlane:",
+        "    endpoint: { mode: vip, vip: 10.0.0.1 }",
+      ].join("\n"),
+    );
+    const r = kubeha("plan", "-f", file);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, "");
+    const lines = r.stderr.trim().split("\n");
+    assert.match(lines[0] ?? "", /^error: .*bad\.yaml: 2 problems in the spec$/);
+    assert.deepEqual(lines.slice(1, -1), [
+      "  spec.hosts[1].name (8:15): name cp1 is already used by spec.hosts[0]",
+      "  spec.controlPlane.endpoint.vip (10:33): API VIP 10.0.0.1 is outside network.hostCidr 192.168.61.0/24",
+    ]);
+    assert.match(lines.at(-1) ?? "", /^hint: /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  });
+
+  it("reports a missing file without a stack trace", () => {
+    const r = kubeha("plan", "-f", "no-such.yaml");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /cannot read spec no-such.yaml: no such file/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  it("init writes a commented example that plans, and refuses to overwrite it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kubeha-init-"));
+    const file = join(dir, "cluster.yaml");
+    assert.equal(kubeha("init", "-o", file).code, 0);
+    const text = readFileSync(file, "utf8");
+    assert.match(text, /^# yaml-language-server: \$schema=.*schema\/cluster\.schema\.json\n/);
+    assert.equal(kubeha("plan", "-f", file).code, 0);
+    const again = kubeha("init", "-o", file);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /exists already/);
+  });
+
+  it("imports the RKE example into a spec that plans", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kubeha-import-"));
+    const out = join(dir, "cluster.yaml");
+    const r = kubeha("import", "rke", "examples/rke-10-node/cluster.yml", "-o", out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: network not carried over/);
+    assert.equal(kubeha("plan", "-f", out).code, 0);
+  });
+
+  it("prints the JSON Schema", () => {
+    const r = kubeha("schema");
+    assert.equal(r.code, 0);
+    assert.equal(JSON.parse(r.stdout).properties.kind.const, "Cluster");
+  });
+});
