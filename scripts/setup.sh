@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssl)
+packages=(openssl etcd-server etcd-client)
 
 missing=()
 for p in "${packages[@]}"; do

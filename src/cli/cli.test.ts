@@ -125,3 +125,39 @@ describe("kubeha CLI", () => {
     assert.equal(JSON.parse(r.stdout).properties.kind.const, "Cluster");
   });
 });
+
+describe("kubeha pki and certs", () => {
+  it("generates, checks and rotates without printing key material", async () => {
+    const { copyFileSync } = await import("node:fs");
+    const dir = mkdtempSync(join(tmpdir(), "kubeha-cli-pki-"));
+    const spec = join(dir, "cluster.yaml");
+    copyFileSync(join(root, "examples/stacked-3/cluster.yaml"), spec);
+    const gen = kubeha("pki", "generate", "-f", spec);
+    assert.equal(gen.code, 0, gen.stderr);
+    assert.match(gen.stdout, /stacked\.kubeha\/pki: \d+ created, 0 re-issued/);
+    const again = kubeha("pki", "generate", "-f", spec);
+    assert.match(again.stdout, /no changes/);
+
+    const check = kubeha("certs", "check", "-f", spec, "-o", "json");
+    assert.equal(check.code, 0, check.stderr);
+    const rows = JSON.parse(check.stdout).certificates;
+    assert.ok(rows.length > 10 && rows.every((r: { status: string }) => r.status === "ok"));
+
+    writeFileSync(
+      spec,
+      readFileSync(spec, "utf8").replace("port: 6443 }", "port: 6443, dnsNames: [k8s.example.com] }"),
+    );
+    const stale = kubeha("certs", "check", "-f", spec);
+    assert.equal(stale.code, 1);
+    assert.match(stale.stdout, /names out of date \(lacks k8s\.example\.com\)/);
+    assert.match(stale.stderr, /some certificates need action/);
+
+    const rotate = kubeha("certs", "rotate", "-f", spec, "--ca");
+    assert.equal(rotate.code, 0, rotate.stderr);
+    assert.match(rotate.stdout, /old CAs and service-account key kept in/);
+    assert.match(rotate.stdout, /master1: \d+ files: /);
+    for (const out of [gen, again, check, stale, rotate]) {
+      assert.doesNotMatch(out.stdout + out.stderr, /PRIVATE KEY|client-key-data/);
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { version } from "../core/package-info.js";
 import { registerImport } from "./import.js";
 import { registerInit } from "./init.js";
+import { registerPki } from "./pki.js";
 import { registerPlan } from "./plan.js";
 import { runCli } from "./run.js";
 import { registerSchema } from "./schema.js";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerInit(program);
   registerPlan(program);
   registerImport(program);
+  registerPki(program);
   registerSchema(program);
   return program;
 }

@@ -14,7 +14,11 @@ export const DEFAULTS = {
   etcd: { heartbeatMs: 100, electionMs: 1000 },
   ingressPorts: [80, 443],
   kubernetesVersion: "v1.34.2",
+  pki: { keyAlgorithm: "ecdsa-p256", caValidityDays: 3650, leafValidityDays: 365, renewBeforeDays: 30 },
 } as const;
+
+/** Key types for certificates. */
+export type KeyAlgorithm = "ecdsa-p256" | "rsa-2048";
 
 /** SSH settings with every field known. */
 export interface Ssh {
@@ -69,6 +73,12 @@ export interface Cluster {
   /** Absent when the spec has no ingress section. */
   readonly ingress?: { readonly vip?: string; readonly ports: readonly number[] };
   readonly kubernetes: { readonly version: string; readonly binaries: Binaries };
+  readonly pki: {
+    readonly keyAlgorithm: KeyAlgorithm;
+    readonly caValidityDays: number;
+    readonly leafValidityDays: number;
+    readonly renewBeforeDays: number;
+  };
 }
 
 function hostWithDefaults(host: HostInput, ssh: SshInput | undefined): Host {
@@ -119,5 +129,6 @@ export function applyDefaults(input: ClusterSpecInput): Cluster {
       version: s.kubernetes?.version ?? DEFAULTS.kubernetesVersion,
       binaries: s.kubernetes?.binaries ?? { source: "download" },
     },
+    pki: { ...DEFAULTS.pki, ...s.pki },
   };
 }

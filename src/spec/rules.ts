@@ -190,6 +190,28 @@ const etcdTimings: Rule = (cluster) => {
   ];
 };
 
+const pkiLifetimes: Rule = (cluster) => {
+  const { leafValidityDays, renewBeforeDays, caValidityDays } = cluster.pki;
+  const out: Finding[] = [];
+  if (renewBeforeDays >= leafValidityDays) {
+    out.push(
+      error(
+        ["spec", "pki", "renewBeforeDays"],
+        `renewBeforeDays ${renewBeforeDays} is not under leafValidityDays ${leafValidityDays}: every run would re-issue every certificate`,
+      ),
+    );
+  }
+  if (leafValidityDays > caValidityDays) {
+    out.push(
+      error(
+        ["spec", "pki", "leafValidityDays"],
+        `leaves (${leafValidityDays} days) cannot outlive their CA (${caValidityDays} days)`,
+      ),
+    );
+  }
+  return out;
+};
+
 const rules: readonly Rule[] = [
   uniqueHostFields,
   requiredRoles,
@@ -198,6 +220,7 @@ const rules: readonly Rule[] = [
   networksApart,
   portsFree,
   etcdTimings,
+  pkiLifetimes,
 ];
 
 /** Runs every cross-field rule and returns all findings. */

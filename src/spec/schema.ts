@@ -184,6 +184,35 @@ export const ClusterSpecSchema = z
         })
         .optional()
         .describe("The ingress edge"),
+      pki: z
+        .strictObject({
+          keyAlgorithm: z
+            .enum(["ecdsa-p256", "rsa-2048"], { error: 'must be "ecdsa-p256" or "rsa-2048"' })
+            .optional()
+            .describe("Key type of every certificate (default ecdsa-p256)"),
+          caValidityDays: z
+            .number()
+            .int()
+            .min(1)
+            .max(36500)
+            .optional()
+            .describe("CA lifetime (default 3650)"),
+          leafValidityDays: z
+            .number()
+            .int()
+            .min(1)
+            .max(3650)
+            .optional()
+            .describe("Leaf certificate lifetime (default 365)"),
+          renewBeforeDays: z
+            .number()
+            .int()
+            .min(1)
+            .optional()
+            .describe("Re-issue leaves this many days before they expire (default 30)"),
+        })
+        .optional()
+        .describe("Certificates"),
       kubernetes: z
         .strictObject({
           version: z

@@ -1,0 +1,221 @@
+/**
+ * The generated etcd certificates in a real 3-member etcd (Debian's
+ * etcd-server) on loopback addresses, with client and peer certificate
+ * authentication on: the apiserver's client works; no certificate, a
+ * certificate of another CA, and plaintext are refused.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
+import { generatePki } from "./generate.js";
+import { scratch } from "./pki-fixtures.js";
+
+const ETCD = "/usr/bin/etcd";
+const ETCDCTL = "/usr/bin/etcdctl";
+const missing = !existsSync(ETCD) || !existsSync(ETCDCTL);
+const members = [
+  { name: "cp1", ip: "127.0.0.11" },
+  { name: "cp2", ip: "127.0.0.12" },
+  { name: "cp3", ip: "127.0.0.13" },
+];
+
+/** A port free on every member address. */
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 30000);
+    const free = await Promise.all(
+      members.map(
+        (m) =>
+          new Promise<boolean>((resolve) => {
+            const s = createServer();
+            s.once("error", () => resolve(false));
+            s.listen(port, m.ip, () => s.close(() => resolve(true)));
+          }),
+      ),
+    );
+    if (free.every(Boolean)) return port;
+  }
+  throw new Error("no free port on the loopback member addresses");
+}
+
+describe("etcd with the generated certificates", {
+  skip: missing && "etcd-server/etcd-client not installed (scripts/setup.sh installs them)",
+}, () => {
+  const dir = scratch("etcd-mtls");
+  const pki = join(dir, "pki");
+  const otherPki = join(dir, "other", "pki");
+  const procs: ChildProcess[] = [];
+  let clientPort = 0;
+  let endpoints = "";
+  let logs = "";
+  let lastError = "";
+  /** TLS handshakes the members refused, counted from their logs. */
+  let rejections = 0;
+
+  const spec = baseSpec();
+  spec.spec.network.hostCidr = "127.0.0.0/24";
+  spec.spec.hosts = members.map((m) => ({ name: m.name, address: m.ip, roles: ["controlplane", "etcd"] }));
+  spec.spec.controlPlane.endpoint.vip = "127.0.0.100";
+  delete spec.spec.ingress;
+  const cluster = loadObject(spec).cluster;
+
+  const etcdctl = (
+    args: string[],
+    creds: { cert?: string; key?: string; ca?: string } = {},
+    timeout = "3s",
+  ) => {
+    const tls = [
+      ...(creds.ca ? [`--cacert=${creds.ca}`] : []),
+      ...(creds.cert ? [`--cert=${creds.cert}`, `--key=${creds.key}`] : []),
+    ];
+    return execFileSync(
+      ETCDCTL,
+      [
+        `--endpoints=${endpoints}`,
+        `--dial-timeout=${timeout}`,
+        `--command-timeout=${timeout}`,
+        ...tls,
+        ...args,
+      ],
+      {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, ETCDCTL_API: "3" },
+      },
+    );
+  };
+  const host = (name: string, file: string) => join(pki, "hosts", name, "pki", file);
+  const apiserverClient = {
+    ca: join(pki, "etcd/ca.crt"),
+    cert: host("cp1", "apiserver-etcd-client.crt"),
+    key: host("cp1", "apiserver-etcd-client.key"),
+  };
+
+  before(async () => {
+    await generatePki(cluster, pki);
+    await generatePki(cluster, otherPki);
+    clientPort = await freePort();
+    const peerPort = await freePort();
+    endpoints = members.map((m) => `https://${m.ip}:${clientPort}`).join(",");
+    const initial = members.map((m) => `${m.name}=https://${m.ip}:${peerPort}`).join(",");
+    for (const m of members) {
+      const etcd = (f: string) => host(m.name, `etcd/${f}`);
+      const args = [
+        `--name=${m.name}`,
+        `--data-dir=${join(dir, `data-${m.name}`)}`,
+        `--listen-client-urls=https://${m.ip}:${clientPort}`,
+        `--advertise-client-urls=https://${m.ip}:${clientPort}`,
+        `--listen-peer-urls=https://${m.ip}:${peerPort}`,
+        `--initial-advertise-peer-urls=https://${m.ip}:${peerPort}`,
+        `--initial-cluster=${initial}`,
+        "--initial-cluster-state=new",
+        "--initial-cluster-token=kubeha-test",
+        "--client-cert-auth",
+        `--trusted-ca-file=${etcd("ca.crt")}`,
+        `--cert-file=${etcd("server.crt")}`,
+        `--key-file=${etcd("server.key")}`,
+        "--peer-client-cert-auth",
+        `--peer-trusted-ca-file=${etcd("ca.crt")}`,
+        `--peer-cert-file=${etcd("peer.crt")}`,
+        `--peer-key-file=${etcd("peer.key")}`,
+        "--heartbeat-interval=50",
+        "--election-timeout=500",
+      ];
+      const proc = spawn(ETCD, args, { stdio: ["ignore", "ignore", "pipe"] });
+      proc.stderr?.on("data", (chunk: Buffer) => {
+        rejections += (String(chunk).match(/rejected connection/g) ?? []).length;
+        logs += `${m.name}: ${chunk}`;
+        logs = logs.slice(-4000);
+      });
+      procs.push(proc);
+    }
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const health = {
+          ca: apiserverClient.ca,
+          cert: host("cp2", "etcd/healthcheck-client.crt"),
+          key: host("cp2", "etcd/healthcheck-client.key"),
+        };
+        etcdctl(["endpoint", "health"], health); // exits non-zero unless every endpoint is healthy
+        break;
+      } catch (err) {
+        lastError = String((err as { stderr?: string }).stderr ?? err);
+      }
+      if (Date.now() > deadline)
+        throw new Error(`etcd did not become healthy within 30 s: ${lastError}\n${logs}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  });
+
+  after(async () => {
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.exitCode !== null || p.signalCode !== null) return resolve();
+            p.once("exit", () => resolve());
+            p.kill("SIGTERM");
+            setTimeout(() => p.kill("SIGKILL"), 5000).unref();
+          }),
+      ),
+    );
+  });
+
+  it("forms a 3-member cluster over mutual TLS", () => {
+    const list = etcdctl(["member", "list"], apiserverClient);
+    for (const m of members)
+      assert.match(list, new RegExp(`started, ${m.name}, https://${m.ip.replace(/\./g, "\\.")}`));
+  });
+
+  it("serves the apiserver's etcd client", () => {
+    etcdctl(["put", "/registry/kubeha-test", "hello"], apiserverClient);
+    assert.match(etcdctl(["get", "/registry/kubeha-test"], apiserverClient), /hello/);
+  });
+
+  /** Runs a call that must be refused, and proves etcd refused the handshake while the cluster served others. */
+  async function assertRefused(creds: { ca: string; cert?: string; key?: string }) {
+    const before = rejections;
+    assert.throws(() => etcdctl(["get", "/registry/kubeha-test"], creds, "1s"));
+    await new Promise((r) => setTimeout(r, 200)); // let the log lines arrive
+    assert.ok(
+      rejections > before,
+      `etcd logged the rejected TLS connection; log tail:\n${logs.slice(-1500)}`,
+    );
+    assert.match(
+      etcdctl(["get", "/registry/kubeha-test"], apiserverClient),
+      /hello/,
+      "the cluster still serves",
+    );
+  }
+
+  it("refuses a client without a certificate", async () => {
+    await assertRefused({ ca: apiserverClient.ca });
+  });
+
+  it("refuses a client certificate from another CA", async () => {
+    await assertRefused({
+      ca: apiserverClient.ca,
+      cert: join(otherPki, "hosts/cp1/pki/apiserver-etcd-client.crt"),
+      key: join(otherPki, "hosts/cp1/pki/apiserver-etcd-client.key"),
+    });
+  });
+
+  it("refuses plaintext", () => {
+    const plain = endpoints.replace(/https:/g, "http:");
+    assert.throws(() =>
+      execFileSync(
+        ETCDCTL,
+        [`--endpoints=${plain}`, "--dial-timeout=1s", "--command-timeout=1s", "get", "/x"],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+          env: { ...process.env, ETCDCTL_API: "3" },
+        },
+      ),
+    );
+  });
+});

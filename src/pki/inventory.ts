@@ -1,0 +1,228 @@
+/**
+ * Which certificates, keys and kubeconfigs the cluster needs and where each
+ * lives under the state directory's `pki/`. The layout is kubeadm's, so
+ * operators recognise every file: cluster-wide CAs at the top, and under
+ * `hosts/<host>/` exactly what that host gets in /etc/kubernetes/.
+ */
+import { cidrAddress, parseCidr } from "../core/ip.js";
+import type { Cluster, Host } from "../spec/defaults.js";
+import { HostList } from "../spec/host-list.js";
+import { type AltNames, altNames, type LeafRequest } from "./certificate.js";
+
+export type CaId = "ca" | "etcd-ca" | "front-proxy-ca";
+
+/** The three CAs: cluster, etcd (separate, per CIS 2.7) and front-proxy. */
+export const CAS: Readonly<
+  Record<CaId, { readonly cn: string; readonly cert: string; readonly key: string }>
+> = {
+  ca: { cn: "kubernetes", cert: "ca.crt", key: "ca.key" },
+  "etcd-ca": { cn: "etcd-ca", cert: "etcd/ca.crt", key: "etcd/ca.key" },
+  "front-proxy-ca": { cn: "front-proxy-ca", cert: "front-proxy-ca.crt", key: "front-proxy-ca.key" },
+};
+
+/** The service-account signing key pair. */
+export const SA_KEY = "sa.key";
+export const SA_PUB = "sa.pub";
+/** The operator's kubeconfig, cluster-admin: 0600. */
+export const ADMIN_CONF = "admin.conf";
+
+/** A leaf written as a certificate and key pair. */
+export interface PemTarget {
+  readonly kind: "pem";
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** A leaf embedded in a kubeconfig. */
+export interface KubeconfigTarget {
+  readonly kind: "kubeconfig";
+  readonly file: string;
+  readonly server: string;
+  readonly user: string;
+  readonly mode: number;
+}
+
+/** One leaf certificate kubeha keeps. */
+export interface Leaf {
+  /** Stable name in reports: `cp1/apiserver`. */
+  readonly id: string;
+  readonly host?: string;
+  readonly signer: CaId;
+  readonly request: LeafRequest;
+  readonly target: PemTarget | KubeconfigTarget;
+}
+
+/** A cluster-wide file copied into a host's directory. */
+export interface Copy {
+  readonly host: string;
+  readonly from: string;
+  readonly to: string;
+  readonly mode: number;
+}
+
+/** Everything the PKI must contain for a cluster. */
+export interface Inventory {
+  readonly leaves: readonly Leaf[];
+  readonly copies: readonly Copy[];
+}
+
+/** The directory of `host` under pki/. */
+export const hostDir = (host: string) => `hosts/${host}`;
+
+function url(address: string, port: number): string {
+  return `https://${address.includes(":") ? `[${address}]` : address}:${port}`;
+}
+
+/** The URL clients outside the cluster use for the API. */
+export function apiEndpointUrl(cluster: Cluster): string {
+  const ep = cluster.controlPlane.endpoint;
+  return url(ep.mode === "vip" ? ep.vip : ep.address, ep.port);
+}
+
+/** The names the apiserver certificate must carry. */
+export function apiserverNames(cluster: Cluster): AltNames {
+  const ep = cluster.controlPlane.endpoint;
+  const service = parseCidr(cluster.network.serviceCidr);
+  const hosts = new HostList(cluster.hosts);
+  return altNames([
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+    "localhost",
+    ...hosts.controlplanes().map((h) => h.name),
+    ...ep.dnsNames,
+    ep.mode === "vip" ? ep.vip : ep.address,
+    ...hosts.controlplanes().map((h) => h.address),
+    "127.0.0.1",
+    ...(service ? [cidrAddress(service, 1)] : []),
+  ]);
+}
+
+/** Whether `host` holds a VIP and so runs the agent's etcd election. */
+export function isVipCandidate(cluster: Cluster, host: Host): boolean {
+  const apiVip = cluster.controlPlane.endpoint.mode === "vip" && host.roles.includes("controlplane");
+  const ingressVip = Boolean(cluster.ingress?.vip) && host.roles.includes("edge");
+  return apiVip || ingressVip;
+}
+
+const client = (cn: string, o: string[] = []): LeafRequest => ({
+  subject: { cn, o },
+  names: { dns: [], ip: [] },
+  usages: ["client"],
+});
+
+/** Builds the inventory of `cluster`. */
+export function inventoryOf(cluster: Cluster): Inventory {
+  const leaves: Leaf[] = [];
+  const copies: Copy[] = [];
+  const nodeLocal = url("127.0.0.1", cluster.controlPlane.nodeLocalProxyPort);
+
+  leaves.push({
+    id: "admin",
+    signer: "ca",
+    request: client("kubernetes-admin", ["system:masters"]),
+    target: {
+      kind: "kubeconfig",
+      file: ADMIN_CONF,
+      server: apiEndpointUrl(cluster),
+      user: "kubernetes-admin",
+      mode: 0o600,
+    },
+  });
+
+  for (const host of cluster.hosts) {
+    const dir = hostDir(host.name);
+    const add = (id: string, signer: CaId, request: LeafRequest, file: string) =>
+      leaves.push({
+        id: `${host.name}/${id}`,
+        host: host.name,
+        signer,
+        request,
+        target: { kind: "pem", cert: `${dir}/pki/${file}.crt`, key: `${dir}/pki/${file}.key` },
+      });
+    const kubeconfig = (id: string, request: LeafRequest, server: string) =>
+      leaves.push({
+        id: `${host.name}/${id}`,
+        host: host.name,
+        signer: "ca",
+        request,
+        target: {
+          kind: "kubeconfig",
+          file: `${dir}/${id}.conf`,
+          server,
+          user: request.subject.cn,
+          mode: 0o644,
+        },
+      });
+    const copy = (from: string, to = from, mode = 0o644) =>
+      copies.push({ host: host.name, from, to: `${dir}/pki/${to}`, mode });
+    const has = (role: string) => host.roles.some((r) => r === role);
+    const local = url(host.address, cluster.controlPlane.apiserverPort);
+    const kubeletServer = has("controlplane") ? local : nodeLocal;
+    const memberNames = altNames([host.name, "localhost", host.address, "127.0.0.1"]);
+
+    copy(CAS.ca.cert);
+    kubeconfig(
+      "kubelet",
+      {
+        subject: { cn: `system:node:${host.name}`, o: ["system:nodes"] },
+        names: { dns: [], ip: [] },
+        usages: ["client"],
+      },
+      kubeletServer,
+    );
+    kubeconfig("kube-proxy", client("system:kube-proxy"), kubeletServer);
+
+    if (has("controlplane")) {
+      copy(CAS.ca.key, CAS.ca.key, 0o600); // controller-manager signs kubelet CSRs with it
+      copy(CAS["front-proxy-ca"].cert);
+      copy(CAS["etcd-ca"].cert);
+      copy(SA_KEY, SA_KEY, 0o600);
+      copy(SA_PUB);
+      add(
+        "apiserver",
+        "ca",
+        { subject: { cn: "kube-apiserver", o: [] }, names: apiserverNames(cluster), usages: ["server"] },
+        "apiserver",
+      );
+      add("apiserver-etcd-client", "etcd-ca", client("kube-apiserver-etcd-client"), "apiserver-etcd-client");
+      add(
+        "apiserver-kubelet-client",
+        "ca",
+        client("kube-apiserver-kubelet-client", ["system:masters"]),
+        "apiserver-kubelet-client",
+      );
+      add("front-proxy-client", "front-proxy-ca", client("front-proxy-client"), "front-proxy-client");
+      kubeconfig("controller-manager", client("system:kube-controller-manager"), local);
+      kubeconfig("scheduler", client("system:kube-scheduler"), local);
+    }
+    if (has("etcd")) {
+      if (!has("controlplane")) copy(CAS["etcd-ca"].cert);
+      const both = ["server", "client"] as const;
+      add(
+        "etcd-server",
+        "etcd-ca",
+        { subject: { cn: host.name, o: [] }, names: memberNames, usages: both },
+        "etcd/server",
+      );
+      add(
+        "etcd-peer",
+        "etcd-ca",
+        { subject: { cn: host.name, o: [] }, names: memberNames, usages: both },
+        "etcd/peer",
+      );
+      add(
+        "etcd-healthcheck-client",
+        "etcd-ca",
+        client("kube-etcd-healthcheck-client"),
+        "etcd/healthcheck-client",
+      );
+    }
+    if (isVipCandidate(cluster, host)) {
+      if (!has("controlplane") && !has("etcd")) copy(CAS["etcd-ca"].cert);
+      add("kubeha-agent-etcd-client", "etcd-ca", client("kubeha-agent"), "kubeha-agent-etcd-client");
+    }
+  }
+  return { leaves, copies };
+}
