@@ -31,8 +31,6 @@ function leafCert(pkiDir: string, leaf: Leaf): string {
   return kc.certPem;
 }
 
-const leafFile = (leaf: Leaf) => (leaf.target.kind === "pem" ? leaf.target.cert : leaf.target.file);
-
 describe("pki generate", () => {
   const dir = scratch("pki");
   const pki = join(dir, "pki");
