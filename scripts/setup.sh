@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssl etcd-server etcd-client)
+packages=(openssl etcd-server etcd-client systemd-container debootstrap iproute2 nftables openssh-client iputils-arping)
 
 missing=()
 for p in "${packages[@]}"; do

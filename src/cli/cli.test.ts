@@ -1,12 +1,12 @@
 /** The CLI as users run it: a real process, its output streams and exit codes. */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { packageRoot } from "../core/package-info.js";
+import { scratch } from "../pki/pki-fixtures.js";
 
 const root = fileURLToPath(packageRoot);
 const bin = join(root, "bin", "kubeha.js");
@@ -61,7 +61,7 @@ describe("kubeha CLI", () => {
   });
 
   it("lists every spec problem with path and line, exit 2, nothing else", () => {
-    const dir = mkdtempSync(join(tmpdir(), "kubeha-cli-"));
+    const dir = scratch("cli");
     const file = join(dir, "bad.yaml");
     writeFileSync(
       file,
@@ -99,7 +99,7 @@ describe("kubeha CLI", () => {
   });
 
   it("init writes a commented example that plans, and refuses to overwrite it", () => {
-    const dir = mkdtempSync(join(tmpdir(), "kubeha-init-"));
+    const dir = scratch("init");
     const file = join(dir, "cluster.yaml");
     assert.equal(kubeha("init", "-o", file).code, 0);
     const text = readFileSync(file, "utf8");
@@ -111,7 +111,7 @@ describe("kubeha CLI", () => {
   });
 
   it("imports the RKE example into a spec that plans", () => {
-    const dir = mkdtempSync(join(tmpdir(), "kubeha-import-"));
+    const dir = scratch("import");
     const out = join(dir, "cluster.yaml");
     const r = kubeha("import", "rke", "examples/rke-10-node/cluster.yml", "-o", out);
     assert.equal(r.code, 0, r.stderr);
@@ -129,7 +129,7 @@ describe("kubeha CLI", () => {
 describe("kubeha pki and certs", () => {
   it("generates, checks and rotates without printing key material", async () => {
     const { copyFileSync } = await import("node:fs");
-    const dir = mkdtempSync(join(tmpdir(), "kubeha-cli-pki-"));
+    const dir = scratch("cli-pki");
     const spec = join(dir, "cluster.yaml");
     copyFileSync(join(root, "examples/stacked-3/cluster.yaml"), spec);
     const gen = kubeha("pki", "generate", "-f", spec);

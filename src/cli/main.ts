@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { version } from "../core/package-info.js";
 import { registerImport } from "./import.js";
 import { registerInit } from "./init.js";
+import { registerLab } from "./lab.js";
 import { registerPki } from "./pki.js";
 import { registerPlan } from "./plan.js";
 import { runCli } from "./run.js";
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerPlan(program);
   registerImport(program);
   registerPki(program);
+  registerLab(program);
   registerSchema(program);
   return program;
 }

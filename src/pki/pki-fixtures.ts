@@ -1,12 +1,16 @@
 /** Helpers for PKI tests: a scratch state directory, openssl, and file snapshots. */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** A fresh temporary directory. */
-export const scratch = (prefix: string) => mkdtempSync(join(tmpdir(), `kubeha-${prefix}-`));
+/** A fresh temporary directory, removed when the test process exits. */
+export function scratch(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `kubeha-${prefix}-`));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** Runs openssl with `args`; returns stdout, or throws with stderr. */
 export function openssl(...args: string[]): string {

@@ -1,0 +1,107 @@
+/**
+ * The lab's topology: which hosts to make, with which roles, on which /24.
+ * Without -f, the default 7 hosts; with -f, a small YAML file:
+ *
+ *   apiVersion: kubeha/v1alpha1
+ *   kind: Lab
+ *   spec:
+ *     cidr: 192.168.61.0/24
+ *     hosts: [{ name: cp1, roles: [controlplane, etcd] }, { name: w1, roles: [worker] }]
+ */
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { z } from "zod";
+import { SpecError, UsageError } from "../core/errors.js";
+import { cidrAddress, parseCidr } from "../core/ip.js";
+import { formatPath } from "../spec/load.js";
+import { dns1123Label, Role } from "../spec/schema.js";
+
+/** One lab host. */
+export interface LabHost {
+  readonly name: string;
+  readonly address: string;
+  readonly roles: readonly Role[];
+}
+
+/** The lab topology with addresses assigned. */
+export interface LabTopology {
+  readonly cidr: string;
+  /** The operator side's address on the bridge (.1). */
+  readonly bridgeAddress: string;
+  readonly apiVip: string;
+  readonly ingressVip: string;
+  readonly hosts: readonly LabHost[];
+}
+
+const LabSpecSchema = z.strictObject({
+  apiVersion: z.literal("kubeha/v1alpha1"),
+  kind: z.literal("Lab"),
+  spec: z.strictObject({
+    cidr: z
+      .string()
+      .refine((s) => parseCidr(s)?.prefix === 24 && parseCidr(s)?.version === 4, {
+        error: "must be an IPv4 /24 such as 192.168.61.0/24",
+      })
+      .optional(),
+    hosts: z
+      .array(z.strictObject({ name: z.string().regex(dns1123Label).max(20), roles: z.array(Role).min(1) }))
+      .min(1)
+      .max(40),
+  }),
+});
+
+export const DEFAULT_LAB_CIDR = "192.168.61.0/24";
+
+/** The default topology: cp1..cp3 (controlplane, etcd), w1..w2 (worker), edge1..edge2 (worker, edge). */
+export const DEFAULT_LAB_HOSTS: readonly { name: string; roles: Role[] }[] = [
+  { name: "cp1", roles: ["controlplane", "etcd"] },
+  { name: "cp2", roles: ["controlplane", "etcd"] },
+  { name: "cp3", roles: ["controlplane", "etcd"] },
+  { name: "w1", roles: ["worker"] },
+  { name: "w2", roles: ["worker"] },
+  { name: "edge1", roles: ["worker", "edge"] },
+  { name: "edge2", roles: ["worker", "edge"] },
+];
+
+/** Assigns addresses: the bridge .1, the ingress VIP .10, hosts from .11, the API VIP .100. */
+export function labTopology(
+  hosts: readonly { name: string; roles: readonly Role[] }[],
+  cidr = DEFAULT_LAB_CIDR,
+): LabTopology {
+  const range = parseCidr(cidr);
+  if (!range) throw new UsageError(`lab range ${cidr} is not a CIDR range`);
+  const names = new Set<string>();
+  for (const h of hosts) {
+    if (names.has(h.name)) throw new UsageError(`lab host ${h.name} is listed twice`);
+    names.add(h.name);
+  }
+  return {
+    cidr,
+    bridgeAddress: cidrAddress(range, 1),
+    ingressVip: cidrAddress(range, 10),
+    apiVip: cidrAddress(range, 100),
+    hosts: hosts.map((h, i) => ({ name: h.name, roles: [...h.roles], address: cidrAddress(range, 11 + i) })),
+  };
+}
+
+/** Reads a lab spec file. */
+export function loadLabSpec(file: string): LabTopology {
+  let data: unknown;
+  try {
+    data = parse(readFileSync(file, "utf8"));
+  } catch (cause) {
+    throw new UsageError(`cannot read lab spec ${file}: ${(cause as Error).message}`, { cause });
+  }
+  const parsed = LabSpecSchema.safeParse(data);
+  if (!parsed.success) {
+    throw new SpecError(
+      file,
+      parsed.error.issues.map((i) => ({
+        severity: "error" as const,
+        path: formatPath(i.path.filter((k): k is string | number => typeof k !== "symbol")) || "(document)",
+        message: i.message,
+      })),
+    );
+  }
+  return labTopology(parsed.data.spec.hosts, parsed.data.spec.cidr);
+}
