@@ -6,7 +6,7 @@
  *   kind: Lab
  *   spec:
  *     cidr: 192.168.61.0/24
- *     hosts: [{ name: cp1, roles: [controlplane, etcd] }, { name: w1, roles: [worker] }]
+ *     hosts: [{ name: cp1, roles: [controlplane, etcd] }, { name: w1, roles: [worker], hostNumber: 21 }]
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
@@ -44,7 +44,13 @@ const LabSpecSchema = z.strictObject({
       })
       .optional(),
     hosts: z
-      .array(z.strictObject({ name: z.string().regex(dns1123Label).max(20), roles: z.array(Role).min(1) }))
+      .array(
+        z.strictObject({
+          name: z.string().regex(dns1123Label).max(20),
+          roles: z.array(Role).min(1),
+          hostNumber: z.number().int().min(2).max(254).optional(),
+        }),
+      )
       .min(1)
       .max(40),
   }),
@@ -52,22 +58,29 @@ const LabSpecSchema = z.strictObject({
 
 export const DEFAULT_LAB_CIDR = "192.168.61.0/24";
 
+/** A host to make; `hostNumber` is the last octet (default: the next free one from 11). */
+export interface LabHostRequest {
+  readonly name: string;
+  readonly roles: readonly Role[];
+  readonly hostNumber?: number;
+}
+
 /** The default topology: cp1..cp3 (controlplane, etcd), w1..w2 (worker), edge1..edge2 (worker, edge). */
-export const DEFAULT_LAB_HOSTS: readonly { name: string; roles: Role[] }[] = [
-  { name: "cp1", roles: ["controlplane", "etcd"] },
-  { name: "cp2", roles: ["controlplane", "etcd"] },
-  { name: "cp3", roles: ["controlplane", "etcd"] },
-  { name: "w1", roles: ["worker"] },
-  { name: "w2", roles: ["worker"] },
-  { name: "edge1", roles: ["worker", "edge"] },
-  { name: "edge2", roles: ["worker", "edge"] },
+export const DEFAULT_LAB_HOSTS: readonly LabHostRequest[] = [
+  { name: "cp1", roles: ["controlplane", "etcd"], hostNumber: 11 },
+  { name: "cp2", roles: ["controlplane", "etcd"], hostNumber: 12 },
+  { name: "cp3", roles: ["controlplane", "etcd"], hostNumber: 13 },
+  { name: "w1", roles: ["worker"], hostNumber: 21 },
+  { name: "w2", roles: ["worker"], hostNumber: 22 },
+  { name: "edge1", roles: ["worker", "edge"], hostNumber: 31 },
+  { name: "edge2", roles: ["worker", "edge"], hostNumber: 32 },
 ];
 
-/** Assigns addresses: the bridge .1, the ingress VIP .10, hosts from .11, the API VIP .100. */
-export function labTopology(
-  hosts: readonly { name: string; roles: readonly Role[] }[],
-  cidr = DEFAULT_LAB_CIDR,
-): LabTopology {
+/** .0 network, .1 bridge, .10 ingress VIP, .100 API VIP, .255 broadcast. */
+const RESERVED = [0, 1, 10, 100, 255];
+
+/** Assigns addresses: the bridge .1, the ingress VIP .10, the API VIP .100, hosts from .11 unless numbered. */
+export function labTopology(hosts: readonly LabHostRequest[], cidr = DEFAULT_LAB_CIDR): LabTopology {
   const range = parseCidr(cidr);
   if (!range) throw new UsageError(`lab range ${cidr} is not a CIDR range`);
   const names = new Set<string>();
@@ -75,12 +88,36 @@ export function labTopology(
     if (names.has(h.name)) throw new UsageError(`lab host ${h.name} is listed twice`);
     names.add(h.name);
   }
+  const numbers = new Map<string, number>();
+  const used = new Set<number>(RESERVED);
+  for (const h of hosts) {
+    if (h.hostNumber === undefined) continue;
+    if (used.has(h.hostNumber) || h.hostNumber < 2 || h.hostNumber > 254) {
+      throw new UsageError(
+        `lab host ${h.name}: host number ${h.hostNumber} is taken or reserved (.1 bridge, .10 and .100 VIPs)`,
+      );
+    }
+    used.add(h.hostNumber);
+    numbers.set(h.name, h.hostNumber);
+  }
+  let next = 11;
+  for (const h of hosts) {
+    if (numbers.has(h.name)) continue;
+    while (used.has(next)) next++;
+    if (next > 254) throw new UsageError("too many lab hosts for one /24");
+    used.add(next);
+    numbers.set(h.name, next);
+  }
   return {
     cidr,
     bridgeAddress: cidrAddress(range, 1),
     ingressVip: cidrAddress(range, 10),
     apiVip: cidrAddress(range, 100),
-    hosts: hosts.map((h, i) => ({ name: h.name, roles: [...h.roles], address: cidrAddress(range, 11 + i) })),
+    hosts: hosts.map((h) => ({
+      name: h.name,
+      roles: [...h.roles],
+      address: cidrAddress(range, numbers.get(h.name) ?? 0),
+    })),
   };
 }
 
