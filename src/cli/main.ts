@@ -8,6 +8,7 @@ import { registerPki } from "./pki.js";
 import { registerPlan } from "./plan.js";
 import { runCli } from "./run.js";
 import { registerSchema } from "./schema.js";
+import { registerUp } from "./up.js";
 
 /** Builds the program with every command. */
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerImport(program);
   registerPki(program);
   registerLab(program);
+  registerUp(program);
   registerSchema(program);
   return program;
 }

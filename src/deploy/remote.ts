@@ -1,0 +1,49 @@
+/** File and service operations on a host, each one command over the transport. */
+import { createHash } from "node:crypto";
+import { shq, type Transport } from "../transport/transport.js";
+
+/** What a file on a host is: its sha256 and mode, or absent. */
+export type RemoteFile = { readonly sha256: string; readonly mode: number } | null;
+
+/** The sha256 of local content, to compare with a RemoteFile. */
+export const sha256 = (content: string | Buffer) => createHash("sha256").update(content).digest("hex");
+
+/** Runs `command` and returns stdout; a non-zero exit throws with stderr. */
+export async function must(t: Transport, command: string, stdin?: string | Buffer): Promise<string> {
+  const r = await t.exec(command, stdin === undefined ? {} : { stdin });
+  if (r.code !== 0)
+    throw new Error(
+      `\`${command.length > 120 ? `${command.slice(0, 117)}...` : command}\` exited ${r.code}: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" / ")}`,
+    );
+  return r.stdout;
+}
+
+/** The state of many files in one round trip. */
+export async function statFiles(t: Transport, paths: readonly string[]): Promise<Map<string, RemoteFile>> {
+  const out = new Map<string, RemoteFile>();
+  if (paths.length === 0) return out;
+  const script = `for p in ${paths.map(shq).join(" ")}; do if [ -f "$p" ]; then printf '%s %s %s\\n' "$(sha256sum < "$p" | cut -d' ' -f1)" "$(stat -c %a "$p")" "$p"; else printf -- '- - %s\\n' "$p"; fi; done`;
+  for (const line of (await must(t, script)).split("\n")) {
+    const [hash, mode, ...rest] = line.split(" ");
+    const path = rest.join(" ");
+    if (!path) continue;
+    out.set(path, hash === "-" ? null : { sha256: hash ?? "", mode: Number.parseInt(mode ?? "0", 8) });
+  }
+  return out;
+}
+
+/** Writes `content` to `path` atomically with `mode`; missing parent directories are made 0700. */
+export async function writeFile(
+  t: Transport,
+  path: string,
+  content: string | Buffer,
+  mode: number,
+): Promise<void> {
+  const tmp = `${path}.kubeha-tmp`;
+  const m = mode.toString(8).padStart(4, "0");
+  await must(
+    t,
+    `set -e; mkdir -p -m 0700 "$(dirname ${shq(path)})"; umask 077; cat > ${shq(tmp)}; chmod ${m} ${shq(tmp)}; mv -f ${shq(tmp)} ${shq(path)}`,
+    content,
+  );
+}

@@ -1,0 +1,60 @@
+/**
+ * Configure etcd: data directory (0700) and the marker of the cluster it
+ * belongs to, unit enabled, systemd reloaded where the unit changed. The
+ * first-start settings of a brand-new cluster are written here too; members
+ * joining an existing cluster get theirs when they join (membership phase).
+ */
+import type { DeployContext } from "../deploy/context.js";
+import { must, sha256, writeFile } from "../deploy/remote.js";
+import {
+  ETCD_BOOTSTRAP_ENV,
+  ETCD_CLUSTER_MARKER,
+  ETCD_DATA_DIR,
+  peerUrl,
+  renderBootstrapEnv,
+} from "../render/etcd-unit.js";
+import type { Phase } from "./phase.js";
+import { clusterMarker } from "./validate-hosts.js";
+
+/** Whether no member has data or runs: the cluster is to be bootstrapped. */
+export function isNewCluster(ctx: DeployContext): boolean {
+  return ctx.etcdMembers().every((h) => !h.facts?.etcdHasData && !h.facts?.etcdActive);
+}
+
+export const ConfigureEtcd: Phase = {
+  title: "Configure etcd",
+  async run(ctx: DeployContext) {
+    const marker = clusterMarker(ctx.pkiDir);
+    const fresh = isNewCluster(ctx);
+    const members = ctx.etcdMembers();
+    await ctx.onHosts(members, async (host) => {
+      const f = host.facts;
+      const t = () => ctx.transport(host);
+      if (f?.etcdClusterMarker !== marker) {
+        await ctx.change(host, `create ${ETCD_DATA_DIR} (0700) for this cluster`, async () => {
+          await must(
+            t(),
+            `mkdir -p -m 0700 ${ETCD_DATA_DIR} && chmod 0700 ${ETCD_DATA_DIR} && echo ${marker} > ${ETCD_CLUSTER_MARKER}`,
+          );
+        });
+      }
+      if (fresh) {
+        const peers = members.map((m) => ({ name: m.spec.name, url: peerUrl(m.spec) }));
+        const env = renderBootstrapEnv(ctx.cluster, peers, "new");
+        const have = f?.files.get(ETCD_BOOTSTRAP_ENV);
+        if (!have || have.sha256 !== sha256(env)) {
+          await ctx.change(host, `write ${ETCD_BOOTSTRAP_ENV} (new cluster of ${members.length})`, () =>
+            writeFile(t(), ETCD_BOOTSTRAP_ENV, env, 0o644),
+          );
+        }
+      }
+      if (host.unitChanged && !ctx.options.dryRun) await must(t(), "systemctl daemon-reload");
+      if (!f?.etcdEnabled)
+        await ctx.change(
+          host,
+          "enable etcd",
+          async () => void (await must(t(), "systemctl enable etcd 2>&1")),
+        );
+    });
+  },
+};

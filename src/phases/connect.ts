@@ -1,0 +1,13 @@
+/** Connect: open a connection to every host, verifying pinned host keys; nothing changes if any host fails. */
+import type { DeployContext } from "../deploy/context.js";
+import type { Phase } from "./phase.js";
+
+export const Connect: Phase = {
+  title: "Connect",
+  async run(ctx: DeployContext) {
+    await ctx.onHosts(ctx.hosts, async (host) => {
+      host.transport = await ctx.connect(host.spec, ctx);
+      ctx.report.host(host.spec.name, `connected to ${host.spec.ssh.user}@${host.spec.address}`);
+    });
+  },
+};

@@ -1,0 +1,146 @@
+/**
+ * Reconcile etcd membership, one change at a time and never at the cost of
+ * quorum. A member in the spec but not in the cluster joins as a learner
+ * (which does not count towards quorum), starts with
+ * initial-cluster-state=existing, and is promoted once it has caught up with
+ * the leader. A member in the cluster but not in the spec is removed only with
+ * --allow-member-removal, and only if a quorum of healthy members remains.
+ * A learner left behind by an interrupted run is picked up, not added twice.
+ */
+import { ExpectedExit, HostError } from "../core/errors.js";
+import type { DeployContext, DeployHost } from "../deploy/context.js";
+import { must, writeFile } from "../deploy/remote.js";
+import { etcdctl, type Member, memberList, waitFor } from "../etcd/etcdctl.js";
+import { etcdQuorum } from "../plan/quorum.js";
+import { ETCD_BOOTSTRAP_ENV, peerUrl, renderBootstrapEnv } from "../render/etcd-unit.js";
+import { shq } from "../transport/transport.js";
+import type { Phase } from "./phase.js";
+import { waitHealthy } from "./start-etcd.js";
+
+const PROMOTE_TIMEOUT_MS = 90_000;
+const RECONFIG_TIMEOUT_MS = 30_000;
+
+export const EtcdMembers: Phase = {
+  title: "Reconcile etcd members",
+  async run(ctx: DeployContext) {
+    const members = ctx.etcdMembers();
+    const via = members.find((m) => m.facts?.etcdHasData || m.facts?.etcdActive);
+    if (!via || (ctx.options.dryRun && !via.facts?.etcdActive)) return;
+    let live = await memberList(ctx.transport(via));
+    if (!live)
+      throw new HostError(via.spec.name, ctx.phase, "cannot list etcd members", {
+        hint: "check etcd on the members with `journalctl -u etcd`",
+      });
+
+    const inSpec = (m: Member) =>
+      members.some((h) => m.name === h.spec.name || m.peerUrls.includes(peerUrl(h.spec)));
+    const strangers = live.filter((m) => !inSpec(m));
+    if (strangers.length > 0) {
+      if (!ctx.options.allowMemberRemoval) {
+        throw new ExpectedExit(
+          `etcd member${strangers.length > 1 ? "s" : ""} ${strangers.map((m) => m.name || m.id).join(", ")} not in the spec`,
+          {
+            code: "MEMBER_REMOVAL_REFUSED",
+            hint: "add the host back to the spec, or re-run with --allow-member-removal to remove it from the cluster",
+          },
+        );
+      }
+      for (const stranger of strangers) {
+        const voters = live.filter((m) => !m.isLearner && m.id !== stranger.id).length;
+        if (voters < etcdQuorum(live.filter((m) => !m.isLearner).length).quorum) {
+          throw new ExpectedExit(
+            `removing ${stranger.name} would leave ${voters} voting members, below quorum`,
+            { code: "QUORUM_AT_RISK" },
+          );
+        }
+        await ctx.change(via, `remove etcd member ${stranger.name || stranger.id}`, async () => {
+          const r = await etcdctl(ctx.transport(via), `member remove ${stranger.id}`);
+          if (r.code !== 0) throw new Error(`member remove failed: ${r.stderr.trim()}`);
+        });
+        const host = ctx.hosts.find((h) => h.spec.name === stranger.name);
+        if (host?.transport) {
+          await ctx.change(host, "stop and disable etcd (its data stays in place)", async () => {
+            await must(ctx.transport(host), "systemctl disable --now etcd");
+          });
+        }
+        live = live.filter((m) => m.id !== stranger.id);
+      }
+    }
+
+    for (const host of members) {
+      const found = live.find((m) => m.name === host.spec.name || m.peerUrls.includes(peerUrl(host.spec)));
+      if (found && !found.isLearner) continue;
+      await join(ctx, host, found, live, via);
+      live = (await memberList(ctx.transport(via))) ?? live;
+    }
+  },
+};
+
+async function join(
+  ctx: DeployContext,
+  host: DeployHost,
+  existing: Member | undefined,
+  live: readonly Member[],
+  via: DeployHost,
+): Promise<void> {
+  const t = ctx.transport(via);
+  let id = existing?.id;
+  if (!existing) {
+    await ctx.change(host, "add to etcd as a learner", async () => {
+      // etcd refuses reconfiguration until every member has been connected for a few seconds (strict reconfig check)
+      let last = "";
+      const added = await waitFor(
+        async () => {
+          const r = await etcdctl(
+            t,
+            `member add ${shq(host.spec.name)} --peer-urls=${shq(peerUrl(host.spec))} --learner`,
+          );
+          last = r.stderr.trim().split("\n").at(-1) ?? "";
+          id = r.stdout.match(/Member ([0-9a-f]+) added/)?.[1];
+          return r.code === 0 || !/unhealthy cluster/.test(r.stderr);
+        },
+        RECONFIG_TIMEOUT_MS,
+        1000,
+      );
+      if (!added || !id) throw new HostError(host.spec.name, ctx.phase, `member add failed: ${last}`);
+    });
+  }
+  const peers = [
+    ...live
+      .filter((m) => m.name && m.name !== host.spec.name)
+      .map((m) => ({ name: m.name, url: m.peerUrls[0] ?? "" })),
+    { name: host.spec.name, url: peerUrl(host.spec) },
+  ];
+  const env = renderBootstrapEnv(ctx.cluster, peers, "existing");
+  await ctx.change(host, "start etcd as a learner (initial-cluster-state=existing)", async () => {
+    await writeFile(ctx.transport(host), ETCD_BOOTSTRAP_ENV, env, 0o644);
+    await must(
+      ctx.transport(host),
+      "systemctl daemon-reload && systemctl enable etcd >/dev/null 2>&1; systemctl start --no-block etcd",
+    );
+  });
+  await ctx.change(host, "promote from learner to voting member once caught up", async () => {
+    const memberId = id ?? (await memberList(t))?.find((m) => m.peerUrls.includes(peerUrl(host.spec)))?.id;
+    if (!memberId)
+      throw new HostError(host.spec.name, ctx.phase, "its learner entry vanished from the member list");
+    const promoted = await waitFor(
+      async () => (await etcdctl(t, `member promote ${memberId}`)).code === 0,
+      PROMOTE_TIMEOUT_MS,
+      1000,
+    );
+    if (!promoted) {
+      throw new HostError(
+        host.spec.name,
+        ctx.phase,
+        `learner did not catch up within ${PROMOTE_TIMEOUT_MS / 1000} s`,
+        {
+          hint: `check \`journalctl -u etcd\` on ${host.spec.name}; a re-run continues the join`,
+        },
+      );
+    }
+  });
+  const all = ctx
+    .etcdMembers()
+    .filter((m) => m === host || live.some((l) => l.name === m.spec.name && !l.isLearner));
+  await waitHealthy(ctx, all, via);
+}

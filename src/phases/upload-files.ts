@@ -1,0 +1,33 @@
+/** Upload files: write each file whose content or mode differs from what the host has (PKI, units). */
+import type { DeployContext } from "../deploy/context.js";
+import { sha256, writeFile } from "../deploy/remote.js";
+import { ETCD_UNIT_PATH } from "../render/etcd-unit.js";
+import type { Phase } from "./phase.js";
+
+export const UploadFiles: Phase = {
+  title: "Upload certificates and configuration",
+  async run(ctx: DeployContext) {
+    await ctx.onHosts(ctx.hosts, async (host) => {
+      let same = 0;
+      for (const file of host.desired ?? []) {
+        const have = host.facts?.files.get(file.path) ?? null;
+        const hash = sha256(file.content);
+        if (have && have.sha256 === hash && have.mode === file.mode) {
+          same++;
+          continue;
+        }
+        const why = !have
+          ? "new"
+          : have.sha256 !== hash
+            ? "changed"
+            : `mode ${have.mode.toString(8)} -> ${file.mode.toString(8)}`;
+        await ctx.change(host, `write ${file.path} (${why})`, () =>
+          writeFile(ctx.transport(host), file.path, file.content, file.mode),
+        );
+        if (file.restarts) host.restart.add(file.restarts);
+        if (file.path === ETCD_UNIT_PATH) host.unitChanged = true;
+      }
+      if (same > 0) ctx.report.host(host.spec.name, `${same} files up to date`);
+    });
+  },
+};

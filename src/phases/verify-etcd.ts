@@ -1,0 +1,39 @@
+/** Verify etcd: the members are exactly the spec's, none a learner, every one healthy through mTLS; name the leader. */
+import { HostError } from "../core/errors.js";
+import type { DeployContext } from "../deploy/context.js";
+import { allHealthy, etcdctl, memberList } from "../etcd/etcdctl.js";
+import { clientUrl } from "../render/etcd-unit.js";
+import type { Phase } from "./phase.js";
+
+export const VerifyEtcd: Phase = {
+  title: "Verify etcd",
+  async run(ctx: DeployContext) {
+    const members = ctx.etcdMembers();
+    const via = members[0];
+    if (!via || ctx.options.dryRun) return;
+    const t = ctx.transport(via);
+    const live = (await memberList(t)) ?? [];
+    const want = members.map((m) => m.spec.name).sort();
+    const have = live.map((m) => m.name).sort();
+    if (JSON.stringify(want) !== JSON.stringify(have) || live.some((m) => m.isLearner)) {
+      throw new HostError(
+        via.spec.name,
+        ctx.phase,
+        `etcd members are [${have.join(", ")}]${live.some((m) => m.isLearner) ? " with learners" : ""}, the spec wants [${want.join(", ")}]`,
+        {
+          hint: "run `kubeha up` again to finish the membership change",
+        },
+      );
+    }
+    const endpoints = members.map((m) => clientUrl(m.spec));
+    if (!(await allHealthy(t, endpoints)))
+      throw new HostError(via.spec.name, ctx.phase, "not every etcd member is healthy");
+    const status = await etcdctl(t, "endpoint status -w simple", endpoints.join(","));
+    const leaderUrl = status.stdout
+      .split("\n")
+      .find((l) => l.split(", ")[4] === "true")
+      ?.split(", ")[0];
+    const leader = members.find((m) => clientUrl(m.spec) === leaderUrl)?.spec.name ?? "unknown";
+    ctx.report.info(`etcd: ${members.length} members healthy over mTLS, leader ${leader}`);
+  },
+};

@@ -1,0 +1,83 @@
+/**
+ * The etcd systemd unit for one member: HTTPS only, client and peer
+ * certificate authentication, the member's own certificates, timings from the
+ * spec. The flags that only matter when a member first starts (the initial
+ * cluster and its state) live in a separate environment file written once, so
+ * that membership changes never rewrite, and so never restart, the members
+ * that are already running.
+ */
+import type { Cluster, Host } from "../spec/defaults.js";
+import { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from "../spec/listeners.js";
+
+export const ETCD_UNIT_PATH = "/etc/systemd/system/etcd.service";
+export const ETCD_BOOTSTRAP_ENV = "/etc/kubeha/etcd-bootstrap.env";
+export const ETCD_DATA_DIR = "/var/lib/etcd/kubeha";
+/** Records which cluster the data directory belongs to (the etcd CA's fingerprint). */
+export const ETCD_CLUSTER_MARKER = "/var/lib/etcd/kubeha.cluster";
+export const ETCD_PKI = "/etc/kubernetes/pki/etcd";
+
+const host = (address: string) => (address.includes(":") ? `[${address}]` : address);
+/** The client URL of a member. */
+export const clientUrl = (h: Host) => `https://${host(h.address)}:${ETCD_CLIENT_PORT}`;
+/** The peer URL of a member. */
+export const peerUrl = (h: Host) => `https://${host(h.address)}:${ETCD_PEER_PORT}`;
+
+/** Renders the unit for member `member` running `binary`. */
+export function renderEtcdUnit(cluster: Cluster, member: Host, binary: string): string {
+  const flags = [
+    `--name=${member.name}`,
+    `--data-dir=${ETCD_DATA_DIR}`,
+    `--listen-client-urls=${clientUrl(member)},https://127.0.0.1:${ETCD_CLIENT_PORT}`,
+    `--advertise-client-urls=${clientUrl(member)}`,
+    `--listen-peer-urls=${peerUrl(member)}`,
+    `--initial-advertise-peer-urls=${peerUrl(member)}`,
+    "--client-cert-auth=true",
+    `--trusted-ca-file=${ETCD_PKI}/ca.crt`,
+    `--cert-file=${ETCD_PKI}/server.crt`,
+    `--key-file=${ETCD_PKI}/server.key`,
+    "--peer-client-cert-auth=true",
+    `--peer-trusted-ca-file=${ETCD_PKI}/ca.crt`,
+    `--peer-cert-file=${ETCD_PKI}/peer.crt`,
+    `--peer-key-file=${ETCD_PKI}/peer.key`,
+    `--heartbeat-interval=${cluster.etcd.heartbeatMs}`,
+    `--election-timeout=${cluster.etcd.electionMs}`,
+    "--listen-metrics-urls=http://127.0.0.1:2381",
+    "--auto-compaction-mode=periodic",
+    "--auto-compaction-retention=8h",
+    "--snapshot-count=10000",
+  ];
+  return `# Written by kubeha; changes are overwritten by \`kubeha up\`.
+[Unit]
+Description=etcd member ${member.name} of cluster ${cluster.name} (kubeha)
+Documentation=https://etcd.io/docs/
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=notify
+EnvironmentFile=-${ETCD_BOOTSTRAP_ENV}
+ExecStartPre=/bin/sh -c 'mkdir -p ${ETCD_DATA_DIR} && chmod 0700 ${ETCD_DATA_DIR}'
+ExecStart=${binary} \\
+  ${flags.join(" \\\n  ")}
+Restart=always
+RestartSec=1s
+TimeoutStartSec=0
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/** The first-start settings: which members (name and peer URL) the cluster starts with, and whether it is new. */
+export function renderBootstrapEnv(
+  cluster: Cluster,
+  members: readonly { name: string; url: string }[],
+  state: "new" | "existing",
+): string {
+  return `# Read by etcd only on its first start (then its data directory rules).
+ETCD_INITIAL_CLUSTER=${members.map((m) => `${m.name}=${m.url}`).join(",")}
+ETCD_INITIAL_CLUSTER_STATE=${state}
+ETCD_INITIAL_CLUSTER_TOKEN=kubeha-${cluster.name}
+`;
+}
