@@ -22,7 +22,7 @@ import { up } from "./up.js";
 
 const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
 const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
-const opts = { dryRun: false, concurrency: 10, allowMemberRemoval: false };
+const opts = { dryRun: false, concurrency: 10, allowMemberRemoval: false, specDir: "." };
 const bin = fileURLToPath(new URL("bin/kubeha.js", packageRoot));
 
 describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {

@@ -1,4 +1,5 @@
 /** `kubeha up`: deploy the spec onto its hosts over SSH, changing only what differs. */
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { up } from "../actions/up.js";
 import { UsageError } from "../core/errors.js";
@@ -40,7 +41,12 @@ export function registerUp(program: Command): void {
         const result = await up(
           cluster,
           stateDirFor(opts.file, cluster.name, opts.state),
-          { dryRun: Boolean(opts.dryRun), concurrency, allowMemberRemoval: Boolean(opts.allowMemberRemoval) },
+          {
+            dryRun: Boolean(opts.dryRun),
+            concurrency,
+            allowMemberRemoval: Boolean(opts.allowMemberRemoval),
+            specDir: dirname(resolve(opts.file)),
+          },
           consoleReporter,
         );
         const hosts = new Set(result.changes.map((c) => c.host)).size;

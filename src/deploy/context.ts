@@ -41,6 +41,8 @@ export interface DeployOptions {
   readonly dryRun: boolean;
   readonly concurrency: number;
   readonly allowMemberRemoval: boolean;
+  /** The spec file's directory: relative paths in the spec are resolved against it. */
+  readonly specDir: string;
 }
 
 /** Opens a transport to a host (SSH in real runs, a scripted fake in unit tests). */

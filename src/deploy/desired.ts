@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { type EtcdProgramFiles, UPLOADED_ETCD, UPLOADED_ETCDCTL } from "../etcd/binaries.js";
 import { hostDir } from "../pki/inventory.js";
 import { ETCD_UNIT_PATH, renderEtcdUnit } from "../render/etcd-unit.js";
 import type { Cluster, Host } from "../spec/defaults.js";
@@ -18,11 +19,16 @@ export interface DesiredFile {
   readonly restarts?: "etcd";
 }
 
-/** The etcd binary a member runs. */
-export const ETCD_BINARY = "/usr/bin/etcd";
+/** The etcd binary of the distribution's package. */
+export const PACKAGED_ETCD = "/usr/bin/etcd";
 
-/** The files `host` must have, read from the PKI in `pkiDir`. */
-export function desiredFiles(cluster: Cluster, host: Host, pkiDir: string): DesiredFile[] {
+/** The files `host` must have: its PKI from `pkiDir`, and on members the etcd unit and any uploaded binaries. */
+export function desiredFiles(
+  cluster: Cluster,
+  host: Host,
+  pkiDir: string,
+  programs?: EtcdProgramFiles,
+): DesiredFile[] {
   const out: DesiredFile[] = [];
   const base = join(pkiDir, hostDir(host.name));
   const isMember = host.roles.includes("etcd");
@@ -37,12 +43,17 @@ export function desiredFiles(cluster: Cluster, host: Host, pkiDir: string): Desi
       ...(isMember && rel.startsWith("pki/etcd/") && { restarts: "etcd" as const }),
     });
   }
-  if (isMember)
-    out.push({
-      path: ETCD_UNIT_PATH,
-      content: renderEtcdUnit(cluster, host, ETCD_BINARY),
-      mode: 0o644,
-      restarts: "etcd",
-    });
+  if (!isMember) return out;
+  if (programs) {
+    out.push({ path: UPLOADED_ETCD, content: programs.etcd, mode: 0o755, restarts: "etcd" });
+    out.push({ path: UPLOADED_ETCDCTL, content: programs.etcdctl, mode: 0o755 });
+  }
+  const binary = programs ? UPLOADED_ETCD : PACKAGED_ETCD;
+  out.push({
+    path: ETCD_UNIT_PATH,
+    content: renderEtcdUnit(cluster, host, binary),
+    mode: 0o644,
+    restarts: "etcd",
+  });
   return out;
 }

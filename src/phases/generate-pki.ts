@@ -4,11 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DeployContext } from "../deploy/context.js";
 import { desiredFiles } from "../deploy/desired.js";
+import { etcdPrograms } from "../etcd/binaries.js";
 import { generatePki } from "../pki/generate.js";
 import type { Phase } from "./phase.js";
 
 export const GeneratePki: Phase = {
-  title: "Generate PKI",
+  title: "Generate PKI and gather binaries",
   async run(ctx: DeployContext) {
     if (ctx.options.dryRun) {
       // work on a scratch copy so that a dry run leaves the state directory as it is
@@ -24,6 +25,11 @@ export const GeneratePki: Phase = {
         ? "state: every certificate fits the spec"
         : `state: ${verb} ${changes.length} PKI files`,
     );
-    for (const host of ctx.hosts) host.desired = desiredFiles(ctx.cluster, host.spec, ctx.pkiDir);
+    const programs = await etcdPrograms(ctx.cluster.etcd.binaries, {
+      specDir: ctx.options.specDir,
+      stateDir: ctx.stateDir,
+    });
+    if (programs) ctx.report.info(`etcd binaries from ${ctx.cluster.etcd.binaries.source}: ready to upload`);
+    for (const host of ctx.hosts) host.desired = desiredFiles(ctx.cluster, host.spec, ctx.pkiDir, programs);
   },
 };

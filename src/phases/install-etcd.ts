@@ -16,6 +16,7 @@ systemctl disable etcd >/dev/null 2>&1 || true`;
 export const InstallEtcd: Phase = {
   title: "Install etcd",
   async run(ctx: DeployContext) {
+    if (ctx.cluster.etcd.binaries.source !== "package") return; // uploaded with the other files
     await ctx.onHosts(ctx.etcdMembers(), async (host) => {
       if (host.facts?.etcdInstalled) return;
       await ctx.change(host, "install etcd-server and etcd-client (apt)", async () => {

@@ -59,6 +59,12 @@ export type Binaries =
       readonly source: "standin";
     };
 
+/** Where etcd comes from: the distribution's package, a local directory or tarball, or a checked download. */
+export type EtcdBinaries =
+  | { readonly source: "package" }
+  | { readonly source: "dir"; readonly path: string }
+  | { readonly source: "download"; readonly url: string; readonly sha256: string };
+
 /** The complete cluster model every later stage works from. */
 export interface Cluster {
   readonly name: string;
@@ -69,7 +75,11 @@ export interface Cluster {
     readonly apiserverPort: number;
     readonly nodeLocalProxyPort: number;
   };
-  readonly etcd: { readonly heartbeatMs: number; readonly electionMs: number };
+  readonly etcd: {
+    readonly heartbeatMs: number;
+    readonly electionMs: number;
+    readonly binaries: EtcdBinaries;
+  };
   /** Absent when the spec has no ingress section. */
   readonly ingress?: { readonly vip?: string; readonly ports: readonly number[] };
   readonly kubernetes: { readonly version: string; readonly binaries: Binaries };
@@ -118,7 +128,11 @@ export function applyDefaults(input: ClusterSpecInput): Cluster {
       apiserverPort: s.controlPlane.apiserverPort ?? DEFAULTS.apiserverPort,
       nodeLocalProxyPort: s.controlPlane.nodeLocalProxy?.port ?? DEFAULTS.nodeLocalProxyPort,
     },
-    etcd: { ...DEFAULTS.etcd, ...s.etcd },
+    etcd: {
+      heartbeatMs: s.etcd?.heartbeatMs ?? DEFAULTS.etcd.heartbeatMs,
+      electionMs: s.etcd?.electionMs ?? DEFAULTS.etcd.electionMs,
+      binaries: s.etcd?.binaries ?? { source: "package" },
+    },
     ...(s.ingress && {
       ingress: {
         ...(s.ingress.vip && { vip: s.ingress.vip }),

@@ -174,6 +174,30 @@ export const ClusterSpecSchema = z
             .max(50000)
             .optional()
             .describe("Election timeout (default 1000)"),
+          binaries: z
+            .discriminatedUnion(
+              "source",
+              [
+                z.strictObject({ source: z.literal("package") }),
+                z.strictObject({
+                  source: z.literal("dir"),
+                  path: z
+                    .string()
+                    .min(1)
+                    .describe("A directory holding etcd and etcdctl, or a release tarball (.tar.gz)"),
+                }),
+                z.strictObject({
+                  source: z.literal("download"),
+                  url: z.string().regex(/^https?:\/\//, { error: "must be an http(s) URL" }),
+                  sha256: z
+                    .string()
+                    .regex(/^[0-9a-f]{64}$/, { error: "must be the tarball's SHA-256, 64 hex digits" }),
+                }),
+              ],
+              { error: 'source must be "package", "dir" (with a path) or "download" (with url and sha256)' },
+            )
+            .optional()
+            .describe("Where etcd comes from (default: the distribution's package)"),
         })
         .optional()
         .describe("etcd timings"),

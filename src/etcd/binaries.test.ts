@@ -1,0 +1,126 @@
+/** etcd binaries from a directory, a tarball, and a download from a loopback HTTP server with its SHA-256 checked. */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ExpectedExit } from "../core/errors.js";
+import { run } from "../core/exec.js";
+import { desiredFiles } from "../deploy/desired.js";
+import { generatePki } from "../pki/generate.js";
+import { scratch } from "../pki/pki-fixtures.js";
+import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
+import { etcdPrograms, UPLOADED_ETCD } from "./binaries.js";
+
+describe("etcd binaries", () => {
+  const dir = scratch("etcd-bin");
+  const release = join(dir, "etcd-v3.4.23-linux-amd64");
+  const tarball = join(dir, "etcd-v3.4.23-linux-amd64.tar.gz");
+  let server: Server;
+  let base = "";
+  let requests = 0;
+  let sha = "";
+
+  before(async () => {
+    mkdirSync(release);
+    writeFileSync(join(release, "etcd"), "#!/bin/sh\necho etcd stand-in for the test\n", { mode: 0o755 });
+    writeFileSync(join(release, "etcdctl"), "#!/bin/sh\necho etcdctl stand-in for the test\n", {
+      mode: 0o755,
+    });
+    writeFileSync(join(release, "README.md"), "release notes\n");
+    run("tar", ["-czf", tarball, "-C", dir, "etcd-v3.4.23-linux-amd64"]);
+    sha = createHash("sha256").update(readFileSync(tarball)).digest("hex");
+    server = createServer((req, res) => {
+      requests++;
+      if (req.url === "/etcd.tar.gz") res.end(readFileSync(tarball));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => server.close());
+
+  const expected = () => ({
+    etcd: readFileSync(join(release, "etcd")),
+    etcdctl: readFileSync(join(release, "etcdctl")),
+  });
+
+  it("needs nothing for the distribution's package", async () => {
+    assert.equal(await etcdPrograms({ source: "package" }, { specDir: dir, stateDir: dir }), undefined);
+  });
+
+  it("reads a directory or a tarball, relative to the spec", async () => {
+    assert.deepEqual(
+      await etcdPrograms(
+        { source: "dir", path: "etcd-v3.4.23-linux-amd64" },
+        { specDir: dir, stateDir: dir },
+      ),
+      expected(),
+    );
+    assert.deepEqual(
+      await etcdPrograms({ source: "dir", path: tarball }, { specDir: "/", stateDir: dir }),
+      expected(),
+    );
+  });
+
+  it("downloads, checks the SHA-256, caches in the state directory", async () => {
+    const state = join(dir, "state");
+    const b = { source: "download" as const, url: `${base}/etcd.tar.gz`, sha256: sha };
+    assert.deepEqual(await etcdPrograms(b, { specDir: dir, stateDir: state }), expected());
+    assert.ok(existsSync(join(state, "downloads", `etcd-${sha}.tar.gz`)));
+    const before = requests;
+    assert.deepEqual(await etcdPrograms(b, { specDir: dir, stateDir: state }), expected());
+    assert.equal(requests, before, "the second run uses the cache");
+  });
+
+  it("refuses a download whose SHA-256 differs, and an unreachable one", async () => {
+    const state = join(dir, "state-bad");
+    const wrong = "0".repeat(64);
+    await assert.rejects(
+      etcdPrograms(
+        { source: "download", url: `${base}/etcd.tar.gz`, sha256: wrong },
+        { specDir: dir, stateDir: state },
+      ),
+      (err: unknown) => {
+        assert.ok(err instanceof ExpectedExit);
+        assert.equal(err.code, "CHECKSUM_MISMATCH");
+        assert.match(err.message, new RegExp(`has SHA-256 ${sha}, the spec says ${wrong}`));
+        return true;
+      },
+    );
+    assert.equal(existsSync(join(state, "downloads")), false, "nothing is cached");
+    await assert.rejects(
+      etcdPrograms(
+        { source: "download", url: `${base}/missing`, sha256: sha },
+        { specDir: dir, stateDir: state },
+      ),
+      /HTTP 404/,
+    );
+  });
+
+  it("makes members run the uploaded binary", async () => {
+    const spec = baseSpec();
+    spec.spec.etcd = { binaries: { source: "download", url: `${base}/etcd.tar.gz`, sha256: sha } };
+    const cluster = loadObject(spec).cluster;
+    const pki = join(dir, "pki");
+    await generatePki(cluster, pki);
+    const programs = await etcdPrograms(cluster.etcd.binaries, {
+      specDir: dir,
+      stateDir: join(dir, "state"),
+    });
+    const files = desiredFiles(cluster, cluster.hosts[0] as (typeof cluster.hosts)[0], pki, programs);
+    const etcd = files.find((f) => f.path === UPLOADED_ETCD);
+    assert.equal(etcd?.mode, 0o755);
+    assert.match(
+      String(files.find((f) => f.path === "/etc/systemd/system/etcd.service")?.content),
+      /ExecStart=\/usr\/local\/bin\/etcd /,
+    );
+    const worker = desiredFiles(cluster, cluster.hosts[3] as (typeof cluster.hosts)[0], pki, programs);
+    assert.equal(
+      worker.some((f) => f.path === UPLOADED_ETCD),
+      false,
+    );
+  });
+});
