@@ -10,14 +10,16 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { MultiHostError } from "../core/errors.js";
+import { HostError, MultiHostError } from "../core/errors.js";
 import { packageRoot } from "../core/package-info.js";
 import type { Reporter } from "../deploy/context.js";
 import { Lab } from "../lab/lab.js";
 import { labScratch, labSkipReason } from "../lab/lab-fixtures.js";
 import { labTopology } from "../lab/lab-spec.js";
 import { changedFiles, snapshot } from "../pki/pki-fixtures.js";
+import type { Host } from "../spec/defaults.js";
 import { loadSpec } from "../spec/load.js";
+import { connectSsh } from "../transport/ssh.js";
 import { up } from "./up.js";
 
 const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
@@ -37,19 +39,22 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
   const cluster = () => loadSpec(specFile).cluster;
   const members = () =>
     (spec.spec.hosts as { name: string; roles: string[] }[]).filter((h) => h.roles.includes("etcd"));
-  /** etcdctl on the operator side with the access file `up` wrote; extra args may drop the TLS client certificate. */
-  const etcdctl = (args: string[], env: Record<string, string> = {}) => {
-    const access = Object.fromEntries(
+  /** The environment of the etcd access file `up` wrote. */
+  const access = (): NodeJS.ProcessEnv => ({
+    ...process.env,
+    ...Object.fromEntries(
       readFileSync(join(stateDir, "etcdctl.env"), "utf8")
         .trim()
         .split("\n")
         .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-    );
-    return spawnSync("etcdctl", ["--dial-timeout=2s", "--command-timeout=3s", ...args], {
+    ),
+  });
+  /** etcdctl on the operator side, through the access file. */
+  const etcdctl = (args: string[]) =>
+    spawnSync("etcdctl", ["--dial-timeout=2s", "--command-timeout=3s", ...args], {
       encoding: "utf8",
-      env: { ...process.env, ...access, ...env },
+      env: access(),
     });
-  };
   /** Hashes of everything kubeha writes on a host. */
   const hostHashes = (host: string) =>
     lab.ssh(
@@ -159,24 +164,14 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
     let stop = false;
     let failed = 0;
     let written = 0;
+    const env = access();
     const writer = (async () => {
       for (let i = 0; i < 2000 && !stop; i++) {
         const r = await new Promise<number>((resolve) => {
           const p = spawn(
             "etcdctl",
             ["--dial-timeout=2s", "--command-timeout=2s", "put", `/kubeha-test/w/${i}`, "v"],
-            {
-              env: {
-                ...process.env,
-                ...Object.fromEntries(
-                  readFileSync(join(stateDir, "etcdctl.env"), "utf8")
-                    .trim()
-                    .split("\n")
-                    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-                ),
-              },
-              stdio: "ignore",
-            },
+            { env, stdio: "ignore" },
           );
           p.once("exit", (code) => resolve(code ?? 1));
         });
@@ -221,6 +216,45 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
       (await up(cluster(), stateDir, opts, quiet)).changes.filter((c) => !/start etcd/.test(c.what)),
       [],
     );
+  });
+
+  it("pins a host key on first use and refuses a changed one", async () => {
+    const host = {
+      ...cluster().hosts[0],
+      ssh: { ...cluster().hosts[0]?.ssh, knownHostsPath: undefined },
+    } as Host;
+    const pinned = join(work, "pinned_known_hosts");
+    const first = await connectSsh(host, { stateKnownHosts: pinned });
+    assert.equal((await first.exec("hostname")).stdout.trim(), "cp1");
+    await first.close();
+    const labKey = readFileSync(join(labDir, "known_hosts"), "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("192.168.232.11,"))
+      ?.split(" ")
+      .slice(1, 3)
+      .join(" ");
+    assert.equal(
+      readFileSync(pinned, "utf8").trim().split(" ").slice(1).join(" "),
+      labKey,
+      "the pinned key is the host's",
+    );
+    const again = await connectSsh(host, { stateKnownHosts: pinned });
+    await again.close();
+    const other = join(work, "other_key");
+    spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+    writeFileSync(
+      pinned,
+      `192.168.232.11,cp1 ${readFileSync(`${other}.pub`, "utf8").split(" ").slice(0, 2).join(" ")}\n`,
+    );
+    await assert.rejects(connectSsh(host, { stateKnownHosts: pinned }), (err: unknown) => {
+      assert.ok(err instanceof HostError);
+      assert.match(
+        err.message,
+        /host key of cp1 \(192\.168\.232\.11\) changed: pinned SHA256:\S+, offered SHA256:\S+; refusing to connect/,
+      );
+      assert.match(err.hint ?? "", /remove its old key from/);
+      return true;
+    });
   });
 
   it("refuses a host that holds another cluster's etcd data, without touching it", async () => {
