@@ -1,6 +1,7 @@
 /** The kubeha command line: one file per command, each registered here. */
 import { Command } from "commander";
 import { version } from "../core/package-info.js";
+import { registerDaemons } from "./agent.js";
 import { registerImport } from "./import.js";
 import { registerInit } from "./init.js";
 import { registerLab } from "./lab.js";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerPki(program);
   registerLab(program);
   registerUp(program);
+  registerDaemons(program);
   registerSchema(program);
   return program;
 }

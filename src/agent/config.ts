@@ -1,0 +1,71 @@
+/**
+ * The agent's per-host configuration, rendered by the CLI from the spec
+ * (src/render/agent-config.ts) and read by `kubeha agent --config FILE`.
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+const Endpoint = z.string().regex(/^[0-9a-fA-F.:[\]]+:\d{1,5}$/, { error: "must be ADDRESS:PORT" });
+
+/** How a frontend checks its backends. */
+export const HealthCheckSchema = z.strictObject({
+  /** `https`: GET `path` verified against `caFile`; `tcp`: a connect. */
+  kind: z.enum(["https", "tcp"]),
+  path: z.string().default("/readyz"),
+  caFile: z.string().optional(),
+  /** Client certificate for the check, if the backend wants one. */
+  certFile: z.string().optional(),
+  keyFile: z.string().optional(),
+  intervalMs: z.number().int().min(50).default(500),
+  timeoutMs: z.number().int().min(50).default(1000),
+  /** Consecutive failures that take a backend out. */
+  fall: z.number().int().min(1).default(2),
+  /** Consecutive successes that bring it back; more than fall (hysteresis). */
+  rise: z.number().int().min(1).default(3),
+});
+
+export const FrontendSchema = z.strictObject({
+  name: z.string().min(1),
+  /** ADDRESS:PORT to listen on; a VIP is bound before the host holds it (non-local bind). */
+  listen: Endpoint,
+  backends: z.array(Endpoint),
+  check: HealthCheckSchema,
+  /** How long to wait for a backend's TCP handshake before trying the next one. */
+  connectTimeoutMs: z.number().int().min(10).default(1000),
+});
+
+export const AgentConfigSchema = z.strictObject({
+  host: z.string(),
+  /** Prometheus metrics on 127.0.0.1:metricsPort. */
+  metricsPort: z.number().int().min(1).max(65535).default(9942),
+  frontends: z.array(FrontendSchema),
+});
+
+export type AgentConfig = z.output<typeof AgentConfigSchema>;
+export type FrontendConfig = z.output<typeof FrontendSchema>;
+export type HealthCheckConfig = z.output<typeof HealthCheckSchema>;
+
+/** Splits ADDRESS:PORT (IPv6 in brackets). */
+export function splitEndpoint(endpoint: string): { host: string; port: number } {
+  const i = endpoint.lastIndexOf(":");
+  return { host: endpoint.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port: Number(endpoint.slice(i + 1)) };
+}
+
+/** Reads and validates an agent config file; throws with every problem listed. */
+export function readAgentConfig(file: string): AgentConfig {
+  const parsed = AgentConfigSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+  if (!parsed.success) {
+    throw new Error(
+      `${file}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  for (const f of parsed.data.frontends) {
+    if (f.backends.length === 0)
+      throw new Error(`${file}: frontend ${f.name} has no backends; an empty list is refused`);
+    if (f.check.rise <= f.check.fall)
+      throw new Error(
+        `${file}: frontend ${f.name}: rise (${f.check.rise}) must exceed fall (${f.check.fall})`,
+      );
+  }
+  return parsed.data;
+}

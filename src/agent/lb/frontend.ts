@@ -1,0 +1,171 @@
+/**
+ * One L4 frontend: a listener, its backends, their health checks.
+ *
+ * No client sees a failed connect while a healthy backend exists: a
+ * backend's TCP handshake gets `connectTimeoutMs`, and when it fails or times
+ * out the backend is taken out at once (passive check) and the next one is
+ * tried, with the client's bytes still held back. When a backend goes down,
+ * its established sessions are closed so long watches reconnect elsewhere at
+ * once instead of hanging on a dead peer.
+ */
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { type FrontendConfig, splitEndpoint } from "../config.js";
+import { Backend, pickBackend } from "./backend.js";
+import { checkOnce, checkTls, record } from "./health.js";
+
+/** Something worth a log line. */
+export type FrontendEvent =
+  | { kind: "backend-down" | "backend-up"; backend: string; reason: string; closed?: number }
+  | { kind: "reload"; backends: string[] }
+  | { kind: "reload-refused"; reason: string };
+
+export class Frontend {
+  readonly config: FrontendConfig;
+  backends: Backend[];
+  private server: Server | undefined;
+  private readonly timers = new Map<Backend, NodeJS.Timeout>();
+  private readonly tls: ReturnType<typeof checkTls>;
+  private readonly onEvent: (e: FrontendEvent) => void;
+  /** Clients refused because every backend failed. */
+  refused = 0;
+
+  constructor(config: FrontendConfig, onEvent: (e: FrontendEvent) => void = () => {}) {
+    this.config = config;
+    this.onEvent = onEvent;
+    this.tls = checkTls(config.check);
+    this.backends = config.backends.map((e) => new Backend(e));
+  }
+
+  /** Starts listening and checking. */
+  async start(): Promise<void> {
+    for (const b of this.backends) this.watch(b);
+    const { host, port } = splitEndpoint(this.config.listen);
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (client) => this.handle(client));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host, port, backlog: 4096 }, () => resolve());
+    });
+  }
+
+  /** The port actually bound (for listen ports of 0 in tests). */
+  get port(): number {
+    const addr = this.server?.address();
+    return typeof addr === "object" && addr ? addr.port : 0;
+  }
+
+  /** Stops listening and checking; established sessions are closed. */
+  async stop(): Promise<void> {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    for (const b of this.backends) for (const s of b.sessions) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Replaces the backend list; established sessions are kept. An empty list is refused. */
+  setBackends(endpoints: readonly string[]): void {
+    if (endpoints.length === 0) {
+      this.onEvent({
+        kind: "reload-refused",
+        reason: `frontend ${this.config.name}: an empty backend list is refused; keeping ${this.backends.map((b) => b.endpoint).join(", ")}`,
+      });
+      throw new Error("empty backend list");
+    }
+    const keep = new Map(this.backends.map((b) => [b.endpoint, b]));
+    const next = endpoints.map((e) => keep.get(e) ?? new Backend(e));
+    for (const b of this.backends) {
+      if (next.includes(b)) continue;
+      b.removed = true;
+      clearTimeout(this.timers.get(b));
+      this.timers.delete(b);
+    }
+    for (const b of next) if (!this.timers.has(b)) this.watch(b);
+    this.backends = next;
+    this.onEvent({ kind: "reload", backends: [...endpoints] });
+  }
+
+  private watch(b: Backend): void {
+    const tick = async () => {
+      const ok = await checkOnce(b, this.config.check, this.tls);
+      if (b.removed || !this.timers.has(b)) return;
+      const changed = record(b, ok, this.config.check);
+      if (changed === "down") this.takeOut(b, `${this.config.check.fall} failed checks`);
+      if (changed === "up")
+        this.onEvent({
+          kind: "backend-up",
+          backend: b.endpoint,
+          reason: `${this.config.check.rise} passed checks`,
+        });
+      this.timers.set(b, setTimeout(tick, this.config.check.intervalMs));
+    };
+    this.timers.set(b, setTimeout(tick, 0));
+  }
+
+  private takeOut(b: Backend, reason: string): void {
+    b.state = "down";
+    b.successes = 0;
+    const closed = b.sessions.size;
+    for (const s of b.sessions) s.destroy();
+    this.onEvent({ kind: "backend-down", backend: b.endpoint, reason, closed });
+  }
+
+  private handle(client: Socket): void {
+    const tried = new Set<Backend>();
+    let upstream: Socket | undefined;
+    client.once("error", () => upstream?.destroy());
+    const attempt = () => {
+      if (client.destroyed) return;
+      const b = pickBackend(this.backends, tried);
+      if (!b) {
+        this.refused++;
+        client.destroy();
+        return;
+      }
+      if (tried.size > 0) b.retries++;
+      tried.add(b);
+      const up = connect({ host: b.host, port: b.port, noDelay: true });
+      const timer = setTimeout(
+        () => up.destroy(new Error("connect timed out")),
+        this.config.connectTimeoutMs,
+      );
+      up.once("error", (err) => {
+        clearTimeout(timer);
+        if (upstream === up) return client.destroy();
+        b.connectFailures++;
+        if (b.state === "up") this.takeOut(b, `connect failed: ${err.message}`);
+        attempt();
+      });
+      up.once("connect", () => {
+        clearTimeout(timer);
+        if (client.destroyed) return up.destroy();
+        upstream = up;
+        this.session(b, client, up);
+      });
+    };
+    attempt();
+  }
+
+  private session(b: Backend, client: Socket, up: Socket): void {
+    b.connects++;
+    b.active++;
+    b.sessions.add(client);
+    let open = true;
+    const end = () => {
+      if (!open) return;
+      open = false;
+      b.active--;
+      b.sessions.delete(client);
+      b.bytesIn += client.bytesRead;
+      b.bytesOut += client.bytesWritten;
+      client.destroy();
+      up.destroy();
+    };
+    client.on("close", end);
+    up.on("close", end);
+    up.on("error", end);
+    client.on("error", end);
+    client.pipe(up);
+    up.pipe(client);
+    client.resume();
+  }
+}

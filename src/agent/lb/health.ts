@@ -1,0 +1,81 @@
+/**
+ * Active health checks with hysteresis: `fall` consecutive failures take a
+ * backend out, `rise` consecutive successes (rise > fall) bring it back, so a
+ * flapping backend stays out. HTTPS checks verify the backend's certificate
+ * against the cluster CA: a wrong server is as bad as a dead one.
+ */
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
+import { connect } from "node:net";
+import type { HealthCheckConfig } from "../config.js";
+import type { Backend } from "./backend.js";
+
+/** One check of one backend: true when it answered healthy within the timeout. */
+export function checkOnce(
+  backend: Backend,
+  check: HealthCheckConfig,
+  tls: { ca?: Buffer; cert?: Buffer; key?: Buffer },
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(ok);
+    };
+    const timer = setTimeout(() => {
+      req?.destroy();
+      sock?.destroy();
+      done(false);
+    }, check.timeoutMs);
+    let req: ReturnType<typeof request> | undefined;
+    let sock: ReturnType<typeof connect> | undefined;
+    if (check.kind === "tcp") {
+      sock = connect({ host: backend.host, port: backend.port }, () => {
+        sock?.destroy();
+        done(true);
+      });
+      sock.once("error", () => done(false));
+      return;
+    }
+    req = request(
+      { host: backend.host, port: backend.port, path: check.path, method: "GET", agent: false, ...tls },
+      (res) => {
+        res.resume();
+        done(res.statusCode === 200);
+      },
+    );
+    req.once("error", () => done(false));
+    req.end();
+  });
+}
+
+/** Reads the TLS material a check needs, once. */
+export function checkTls(check: HealthCheckConfig): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  return {
+    ...(check.caFile && { ca: readFileSync(check.caFile) }),
+    ...(check.certFile && { cert: readFileSync(check.certFile) }),
+    ...(check.keyFile && { key: readFileSync(check.keyFile) }),
+  };
+}
+
+/** Applies one result to a backend; returns the new state when it changed. */
+export function record(backend: Backend, ok: boolean, check: HealthCheckConfig): "up" | "down" | undefined {
+  if (ok) {
+    backend.successes++;
+    backend.failures = 0;
+    if (backend.state === "down" && backend.successes >= check.rise) {
+      backend.state = "up";
+      return "up";
+    }
+  } else {
+    backend.failures++;
+    backend.successes = 0;
+    if (backend.state === "up" && backend.failures >= check.fall) {
+      backend.state = "down";
+      return "down";
+    }
+  }
+  return undefined;
+}

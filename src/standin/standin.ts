@@ -1,0 +1,152 @@
+/**
+ * The apiserver STAND-IN for the lab (ARCHITECTURE §6): the Kubernetes
+ * control-plane binaries cannot be had on these machines, so this small
+ * server gives the HA layer what it depends on, with the real semantics:
+ *
+ * - TLS on the apiserver's address and port with the generated apiserver certificate;
+ * - /readyz succeeds only while a linearizable etcd read (through the
+ *   apiserver-etcd-client certificate, via etcd's JSON gateway) succeeds within
+ *   2 s, and fails at once when a shutdown begins;
+ * - /livez, /version, and /watch, a stream with a line every second like a watch;
+ * - on SIGTERM it keeps serving for the shutdown delay (so load balancers see
+ *   /readyz fail and drain it), then closes.
+ *
+ * Every response carries `X-Kubeha-Standin: true`; /version says "standin".
+ */
+import { readFileSync } from "node:fs";
+import { createServer, request } from "node:https";
+import type { Socket } from "node:net";
+import { z } from "zod";
+import { splitEndpoint } from "../agent/config.js";
+
+export const StandinConfigSchema = z.strictObject({
+  host: z.string(),
+  listen: z.string(),
+  certFile: z.string(),
+  keyFile: z.string(),
+  etcd: z.strictObject({
+    endpoints: z.array(z.string()).min(1),
+    caFile: z.string(),
+    certFile: z.string(),
+    keyFile: z.string(),
+  }),
+  kubernetesVersion: z.string().default("v1.34.2"),
+  shutdownDelayMs: z.number().int().min(0).default(3000),
+});
+export type StandinConfig = z.output<typeof StandinConfigSchema>;
+
+const READ_TIMEOUT_MS = 2000;
+const PROBE_KEY = Buffer.from("/kubeha/standin/readyz").toString("base64");
+
+/** A linearizable read through any etcd endpoint within 2 s. */
+function etcdRead(cfg: StandinConfig, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<boolean> {
+  const deadline = Date.now() + READ_TIMEOUT_MS;
+  const one = (endpoint: string) =>
+    new Promise<boolean>((resolve) => {
+      const url = new URL("/v3/kv/range", endpoint);
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: "POST",
+          ...tls,
+          agent: false,
+          timeout: Math.max(100, deadline - Date.now()),
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        },
+      );
+      req.on("timeout", () => req.destroy());
+      req.on("error", () => resolve(false));
+      req.end(JSON.stringify({ key: PROBE_KEY }));
+    });
+  return (async () => {
+    for (const e of cfg.etcd.endpoints) {
+      if (Date.now() >= deadline) return false;
+      if (await one(e)) return true;
+    }
+    return false;
+  })();
+}
+
+/** A running stand-in. */
+export interface RunningStandin {
+  readonly port: number;
+  /** Begins the shutdown: /readyz fails now, connections close after the delay. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts the stand-in from a config file (or an already parsed config). */
+export async function startStandin(source: string | StandinConfig): Promise<RunningStandin> {
+  const cfg =
+    typeof source === "string" ? StandinConfigSchema.parse(JSON.parse(readFileSync(source, "utf8"))) : source;
+  const tls = {
+    ca: readFileSync(cfg.etcd.caFile),
+    cert: readFileSync(cfg.etcd.certFile),
+    key: readFileSync(cfg.etcd.keyFile),
+  };
+  const sockets = new Set<Socket>();
+  let shuttingDown = false;
+  const [major, minor] = cfg.kubernetesVersion.replace(/^v/, "").split(".");
+
+  const server = createServer(
+    { cert: readFileSync(cfg.certFile), key: readFileSync(cfg.keyFile) },
+    async (req, res) => {
+      res.setHeader("X-Kubeha-Standin", "true");
+      const path = (req.url ?? "/").split("?")[0];
+      if (path === "/livez" || path === "/healthz") return res.writeHead(200).end("ok");
+      if (path === "/readyz") {
+        if (shuttingDown) return res.writeHead(503).end("shutting down (kubeha apiserver stand-in)");
+        const ok = await etcdRead(cfg, tls);
+        return res.writeHead(ok ? 200 : 503).end(ok ? "ok" : "etcd read failed (kubeha apiserver stand-in)");
+      }
+      if (path === "/version") {
+        return res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(
+            JSON.stringify({
+              major,
+              minor,
+              gitVersion: `${cfg.kubernetesVersion}-kubeha-standin`,
+              platform: `${process.platform}/${process.arch}`,
+              standin: true,
+            }),
+          );
+      }
+      if (path === "/watch") {
+        res.writeHead(200, { "content-type": "application/json" });
+        const line = () =>
+          res.write(
+            `${JSON.stringify({ type: "BOOKMARK", host: cfg.host, time: new Date().toISOString(), standin: true })}\n`,
+          );
+        line();
+        const t = setInterval(line, 1000);
+        res.on("close", () => clearInterval(t));
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/plain" }).end(`kubeha apiserver stand-in on ${cfg.host}\n`);
+    },
+  );
+  server.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  const { host, port } = splitEndpoint(cfg.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address();
+  return {
+    port: typeof addr === "object" && addr ? addr.port : port,
+    shutdown: async () => {
+      shuttingDown = true;
+      await new Promise((r) => setTimeout(r, cfg.shutdownDelayMs));
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
