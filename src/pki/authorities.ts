@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ExpectedExit } from "../core/errors.js";
 import { readIfExists } from "../core/files.js";
 import type { Cluster } from "../spec/defaults.js";
-import { issueCa, parseCert, type Signer } from "./certificate.js";
+import { issueCa, parseCert, type Signer, signerFromPem } from "./certificate.js";
 import { CAS, type CaId, SA_KEY, SA_PUB } from "./inventory.js";
 import { generateServiceAccountKey, loadKeyPair, publicKeyDer } from "./keys.js";
 
@@ -74,7 +74,7 @@ export async function ensureAuthorities(
     const issued = await issueCa(CAS[id].cn, cluster.pki.keyAlgorithm, cluster.pki.caValidityDays);
     pending.push({ path: CAS[id].cert, content: issued.cert, mode: 0o644, reason: "new CA" });
     pending.push({ path: CAS[id].key, content: issued.key, mode: 0o600, reason: "new CA" });
-    cas[id] = { cert: parseCert(issued.cert).cert, certPem: issued.cert, key: await loadKeyPair(issued.key) };
+    cas[id] = await signerFromPem(issued.cert, issued.key);
   }
 
   const saKey = readIfExists(join(pkiDir, SA_KEY));

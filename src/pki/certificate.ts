@@ -3,14 +3,11 @@
  * with the usages Kubernetes and etcd check, and a parsed view of existing
  * certificates so that re-runs can compare instead of re-issuing.
  */
-import "reflect-metadata";
-import { randomBytes, webcrypto } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
-import * as x509 from "@peculiar/x509";
 import type { KeyAlgorithm } from "../spec/defaults.js";
-import { generateKeyPair, type KeyPair } from "./keys.js";
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[1]);
+import { generateKeyPair, type KeyPair, loadKeyPair } from "./keys.js";
+import { x509 } from "./x509.js";
 
 const DAY_MS = 86_400_000;
 /** Certificates start a little in the past so small clock differences between hosts do not reject them. */
@@ -169,6 +166,11 @@ export function parseCert(pem: string): CertInfo {
     notAfter: cert.notAfter,
     publicKeyDer: Buffer.from(cert.publicKey.rawData),
   };
+}
+
+/** A CA ready to sign, from its PEM certificate and key. */
+export async function signerFromPem(certPem: string, keyPem: string): Promise<Signer> {
+  return { cert: new x509.X509Certificate(certPem), certPem, key: await loadKeyPair(keyPem) };
 }
 
 /** Whether `leaf` carries a valid signature of `ca`. */

@@ -104,17 +104,15 @@ export async function startStandin(source: string | StandinConfig): Promise<Runn
         return res.writeHead(ok ? 200 : 503).end(ok ? "ok" : "etcd read failed (kubeha apiserver stand-in)");
       }
       if (path === "/version") {
-        return res
-          .writeHead(200, { "content-type": "application/json" })
-          .end(
-            JSON.stringify({
-              major,
-              minor,
-              gitVersion: `${cfg.kubernetesVersion}-kubeha-standin`,
-              platform: `${process.platform}/${process.arch}`,
-              standin: true,
-            }),
-          );
+        return res.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            major,
+            minor,
+            gitVersion: `${cfg.kubernetesVersion}-kubeha-standin`,
+            platform: `${process.platform}/${process.arch}`,
+            standin: true,
+          }),
+        );
       }
       if (path === "/watch") {
         res.writeHead(200, { "content-type": "application/json" });

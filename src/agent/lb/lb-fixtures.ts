@@ -1,18 +1,12 @@
 /** Real HTTPS backends on loopback for load-balancer tests: readiness that can be switched, a watch-like stream. */
 import { createServer, type Server } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import * as x509 from "@peculiar/x509";
-import { issueCa, issueLeaf } from "../../pki/certificate.js";
-import { loadKeyPair } from "../../pki/keys.js";
+import { issueCa, issueLeaf, signerFromPem } from "../../pki/certificate.js";
 
 /** A CA and a serving certificate for 127.0.0.1. */
 export async function loopbackTls(): Promise<{ ca: string; cert: string; key: string }> {
   const ca = await issueCa("test-ca", "ecdsa-p256", 1);
-  const signer = {
-    cert: new x509.X509Certificate(ca.cert),
-    certPem: ca.cert,
-    key: await loadKeyPair(ca.key),
-  };
+  const signer = await signerFromPem(ca.cert, ca.key);
   const leaf = await issueLeaf(
     {
       subject: { cn: "backend", o: [] },
