@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { HostError, MultiHostError } from "../core/errors.js";
 import type { Connector, Reporter } from "../deploy/context.js";
-import { clusterMarker } from "../phases/validate-hosts.js";
 import { scratch } from "../pki/pki-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import { FakeHost, type Script } from "../transport/fake.js";
@@ -25,8 +24,7 @@ function fakes() {
   const members =
     "a1, started, cp1, https://192.168.61.11:2380, https://192.168.61.11:2379, false\nb2, started, cp2, https://192.168.61.12:2380, https://192.168.61.12:2379, false\nc3, started, cp3, https://192.168.61.13:2380, https://192.168.61.13:2379, false\n";
   const script: Script = [
-    [/^mkdir -p -m 0700 \/var\/lib\/etcd\/kubeha/, {}],
-    [/^systemctl (daemon-reload|enable etcd|start --no-block etcd)/, {}],
+    [/^curl .*\/version$/, { stdout: '{"gitVersion":"v1.34.2-kubeha-standin","standin":true}' }],
     [/etcdctl .* endpoint health/, {}],
     [/etcdctl .* member list/, { stdout: members }],
     [
@@ -40,7 +38,7 @@ function fakes() {
 }
 
 const MUTATING =
-  /^(set -e; mkdir -p -m 0700 "\$\(dirname|mkdir -p -m 0700 \/var\/lib\/etcd|systemctl (enable|start|restart|daemon-reload))/;
+  /^(set -e; mkdir -p -m 0700 "\$\(dirname|mkdir -p -m 0700 \/var\/lib\/etcd|systemctl (enable|start|restart|reload|daemon-reload))/;
 
 describe("kubeha up on scripted hosts", () => {
   it("records in a dry run exactly what a real run then does, and touches nothing", async () => {
@@ -78,11 +76,6 @@ describe("kubeha up on scripted hosts", () => {
     const state = join(scratch("up-fake2"), "state");
     const f = fakes();
     await up(cluster(), state, opts, quiet, f.connect);
-    for (const h of f.hosts.values())
-      Object.assign(h.facts, { active: "active", enabled: "enabled", data: "yes" });
-    // the members now hold this cluster's marker, as the first run wrote it
-    const marker = clusterMarker(join(state, "pki"));
-    for (const n of ["cp1", "cp2", "cp3"]) Object.assign(f.hosts.get(n)?.facts ?? {}, { marker });
     const again = await up(cluster(), state, opts, quiet, f.connect);
     assert.deepEqual(again.changes, []);
   });
@@ -104,5 +97,45 @@ describe("kubeha up on scripted hosts", () => {
       return true;
     });
     for (const host of f.hosts.values()) assert.equal(host.files.size, 0);
+  });
+});
+
+describe("kubeha up interrupted on scripted hosts", () => {
+  it("still restarts what an interrupted run changed", async () => {
+    const state = join(scratch("up-fake4"), "state");
+    const f = fakes();
+    await up(cluster(), state, opts, quiet, f.connect);
+    const spec = baseSpec();
+    spec.spec.hosts = spec.spec.hosts.slice(0, 4);
+    delete spec.spec.ingress;
+    spec.spec.etcd = { heartbeatMs: 100, electionMs: 2000 };
+    const slower = loadObject(spec);
+    // the run dies right after cp1's new etcd unit is written, before any restart
+    const cp1 = f.hosts.get("cp1") as FakeHost;
+    const dying: Connector = async (host, ctx) => {
+      const t = (await f.connect(host, ctx)) as FakeHost;
+      if (host.name !== "cp1") return t;
+      let unitWritten = false;
+      return {
+        exec: async (command, o) => {
+          if (unitWritten) throw new Error("connection lost");
+          const r = await t.exec(command, o);
+          unitWritten = command.includes("'/etc/systemd/system/etcd.service.kubeha-tmp'");
+          return r;
+        },
+        close: async () => {},
+      };
+    };
+    await assert.rejects(up(slower.cluster, state, opts, quiet, dying));
+    assert.match(
+      cp1.files.get("/etc/systemd/system/etcd.service")?.content.toString() ?? "",
+      /--election-timeout=2000/,
+    );
+    const again = await up(slower.cluster, state, opts, quiet, f.connect);
+    assert.ok(
+      again.changes.some((c) => c.host === "cp1" && /^restart etcd/.test(c.what)),
+      `cp1's etcd is restarted for the unit written before the interruption: ${JSON.stringify(again.changes)}`,
+    );
+    assert.deepEqual((await up(slower.cluster, state, opts, quiet, f.connect)).changes, []);
   });
 });

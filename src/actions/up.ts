@@ -20,8 +20,10 @@ import { GeneratePki } from "../phases/generate-pki.js";
 import { InstallEtcd } from "../phases/install-etcd.js";
 import type { Phase } from "../phases/phase.js";
 import { StartEtcd } from "../phases/start-etcd.js";
+import { StartServices } from "../phases/start-services.js";
 import { UploadFiles } from "../phases/upload-files.js";
 import { ValidateHosts } from "../phases/validate-hosts.js";
+import { VerifyApi } from "../phases/verify-api.js";
 import { VerifyEtcd } from "../phases/verify-etcd.js";
 import { WriteEtcdAccess } from "../phases/write-etcd-access.js";
 import type { Cluster } from "../spec/defaults.js";
@@ -40,6 +42,8 @@ export const UP_PHASES: readonly Phase[] = [
   EtcdMembers,
   VerifyEtcd,
   WriteEtcdAccess,
+  StartServices,
+  VerifyApi,
 ];
 
 /** The SSH connector of real runs: keys pinned in the state directory. */

@@ -8,7 +8,7 @@ import { HostError, MultiHostError } from "../core/errors.js";
 import { settleLimit } from "../core/parallel.js";
 import type { Cluster, Host } from "../spec/defaults.js";
 import type { Transport } from "../transport/transport.js";
-import type { DesiredFile } from "./desired.js";
+import type { DesiredFile, ServiceAction } from "./desired.js";
 import type { HostFacts } from "./facts.js";
 
 /** A host during a deployment. */
@@ -18,9 +18,9 @@ export interface DeployHost {
   facts?: HostFacts;
   /** The files it must end up with (set once the PKI is known). */
   desired?: readonly DesiredFile[];
-  /** Services to restart because a file they read changed. */
-  readonly restart: Set<"etcd">;
-  /** Whether the etcd unit file changed (systemd must reload it). */
+  /** Services to restart (or reload) because a file they read changed. */
+  readonly restart: Set<ServiceAction>;
+  /** Whether a unit file changed (systemd must reload its units). */
   unitChanged?: boolean;
 }
 
@@ -76,7 +76,7 @@ export class DeployContext {
     this.pkiDir = init.pkiDir;
     this.options = init.options;
     this.report = init.report;
-    this.hosts = init.cluster.hosts.map((spec) => ({ spec, restart: new Set<"etcd">() }));
+    this.hosts = init.cluster.hosts.map((spec) => ({ spec, restart: new Set<ServiceAction>() }));
   }
 
   /** Hosts carrying `role`. */

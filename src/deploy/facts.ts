@@ -1,7 +1,7 @@
 /** What kubeha learns about a host before changing anything, in one round trip. */
 import { ETCD_CLUSTER_MARKER, ETCD_DATA_DIR } from "../render/etcd-unit.js";
 import type { Transport } from "../transport/transport.js";
-import { must, type RemoteFile, statFiles } from "./remote.js";
+import { must, PENDING_DIR, type RemoteFile, statFiles } from "./remote.js";
 
 /** Facts about one host. */
 export interface HostFacts {
@@ -17,6 +17,12 @@ export interface HostFacts {
   /** The cluster the data belongs to, from its marker file. */
   readonly etcdClusterMarker: string | null;
   readonly files: ReadonlyMap<string, RemoteFile>;
+  /** Restarts a previous, interrupted run still owes (see markPending). */
+  readonly pending: readonly string[];
+  /** State of kubeha's own services. */
+  readonly services: Readonly<
+    Record<"kubeha-agent" | "kubeha-apiserver-standin", { active: boolean; enabled: boolean }>
+  >;
 }
 
 const SCRIPT = `. /etc/os-release 2>/dev/null
@@ -28,7 +34,9 @@ echo "etcd=$(command -v etcd >/dev/null && echo yes || echo no)"
 echo "active=$(systemctl is-active etcd 2>/dev/null)"
 echo "enabled=$(systemctl is-enabled etcd 2>/dev/null)"
 echo "data=$([ -d ${ETCD_DATA_DIR}/member ] && echo yes || echo no)"
-echo "marker=$(cat ${ETCD_CLUSTER_MARKER} 2>/dev/null)"`;
+echo "marker=$(cat ${ETCD_CLUSTER_MARKER} 2>/dev/null)"
+echo "pending=$(ls ${PENDING_DIR} 2>/dev/null | tr '\\n' ' ')"
+for s in kubeha-agent kubeha-apiserver-standin; do echo "$s.active=$(systemctl is-active $s 2>/dev/null)"; echo "$s.enabled=$(systemctl is-enabled $s 2>/dev/null)"; done`;
 
 /** Gathers the facts of a host, with the state of `paths`. */
 export async function gatherFacts(t: Transport, paths: readonly string[]): Promise<HostFacts> {
@@ -48,6 +56,17 @@ export async function gatherFacts(t: Transport, paths: readonly string[]): Promi
     etcdEnabled: kv.enabled === "enabled",
     etcdHasData: kv.data === "yes",
     etcdClusterMarker: kv.marker || null,
+    pending: (kv.pending ?? "").split(" ").filter(Boolean),
     files: await statFiles(t, paths),
+    services: {
+      "kubeha-agent": {
+        active: kv["kubeha-agent.active"] === "active",
+        enabled: kv["kubeha-agent.enabled"] === "enabled",
+      },
+      "kubeha-apiserver-standin": {
+        active: kv["kubeha-apiserver-standin.active"] === "active",
+        enabled: kv["kubeha-apiserver-standin.enabled"] === "enabled",
+      },
+    },
   };
 }

@@ -1,5 +1,6 @@
 /** File and service operations on a host, each one command over the transport. */
 import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import { shq, type Transport } from "../transport/transport.js";
 
 /** What a file on a host is: its sha256 and mode, or absent. */
@@ -46,4 +47,20 @@ export async function writeFile(
     `set -e; mkdir -p -m 0700 "$(dirname ${shq(path)})"; umask 077; cat > ${shq(tmp)}; chmod ${m} ${shq(tmp)}; mv -f ${shq(tmp)} ${shq(path)}`,
     content,
   );
+}
+
+/** Where a host keeps the restarts a run owes it (one empty file per service action). */
+export const PENDING_DIR = "/var/lib/kubeha/pending";
+
+/** Records that `actions` are owed on the host, before the change that needs them. */
+export async function markPending(t: Transport, actions: readonly string[]): Promise<void> {
+  await must(
+    t,
+    `mkdir -p -m 0700 ${PENDING_DIR} && touch ${actions.map((a) => `${PENDING_DIR}/${a}`).join(" ")}`,
+  );
+}
+
+/** Clears owed actions once done. */
+export async function clearPending(t: Transport, actions: readonly string[]): Promise<void> {
+  await must(t, `rm -f ${actions.map((a) => `${PENDING_DIR}/${a}`).join(" ")}`);
 }

@@ -110,14 +110,24 @@ describe("etcd binaries", () => {
       specDir: dir,
       stateDir: join(dir, "state"),
     });
-    const files = desiredFiles(cluster, cluster.hosts[0] as (typeof cluster.hosts)[0], pki, programs);
+    const files = desiredFiles(
+      cluster,
+      cluster.hosts[0] as (typeof cluster.hosts)[0],
+      pki,
+      programs && { etcd: programs },
+    );
     const etcd = files.find((f) => f.path === UPLOADED_ETCD);
     assert.equal(etcd?.mode, 0o755);
     assert.match(
       String(files.find((f) => f.path === "/etc/systemd/system/etcd.service")?.content),
       /ExecStart=\/usr\/local\/bin\/etcd /,
     );
-    const worker = desiredFiles(cluster, cluster.hosts[3] as (typeof cluster.hosts)[0], pki, programs);
+    const worker = desiredFiles(
+      cluster,
+      cluster.hosts[3] as (typeof cluster.hosts)[0],
+      pki,
+      programs && { etcd: programs },
+    );
     assert.equal(
       worker.some((f) => f.path === UPLOADED_ETCD),
       false,

@@ -9,7 +9,7 @@
  */
 import { ExpectedExit, HostError } from "../core/errors.js";
 import type { DeployContext, DeployHost } from "../deploy/context.js";
-import { must, writeFile } from "../deploy/remote.js";
+import { clearPending, must, writeFile } from "../deploy/remote.js";
 import { etcdctl, type Member, memberList, waitFor } from "../etcd/etcdctl.js";
 import { etcdQuorum } from "../plan/quorum.js";
 import { ETCD_BOOTSTRAP_ENV, peerUrl, renderBootstrapEnv } from "../render/etcd-unit.js";
@@ -118,6 +118,7 @@ async function join(
       ctx.transport(host),
       "systemctl daemon-reload && systemctl enable etcd >/dev/null 2>&1; systemctl start --no-block etcd",
     );
+    await clearPending(ctx.transport(host), ["etcd"]);
   });
   await ctx.change(host, "promote from learner to voting member once caught up", async () => {
     const memberId = id ?? (await memberList(t))?.find((m) => m.peerUrls.includes(peerUrl(host.spec)))?.id;

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DeployContext } from "../deploy/context.js";
-import { desiredFiles } from "../deploy/desired.js";
+import { desiredFiles, readNodeBinary } from "../deploy/desired.js";
 import { etcdPrograms } from "../etcd/binaries.js";
 import { generatePki } from "../pki/generate.js";
 import type { Phase } from "./phase.js";
@@ -30,6 +30,11 @@ export const GeneratePki: Phase = {
       stateDir: ctx.stateDir,
     });
     if (programs) ctx.report.info(`etcd binaries from ${ctx.cluster.etcd.binaries.source}: ready to upload`);
-    for (const host of ctx.hosts) host.desired = desiredFiles(ctx.cluster, host.spec, ctx.pkiDir, programs);
+    const nodeBinary = readNodeBinary();
+    for (const host of ctx.hosts)
+      host.desired = desiredFiles(ctx.cluster, host.spec, ctx.pkiDir, {
+        ...(programs && { etcd: programs }),
+        nodeBinary,
+      });
   },
 };

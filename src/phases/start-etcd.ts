@@ -7,7 +7,7 @@
  */
 import { HostError } from "../core/errors.js";
 import type { DeployContext, DeployHost } from "../deploy/context.js";
-import { must } from "../deploy/remote.js";
+import { clearPending, must } from "../deploy/remote.js";
 import { allHealthy, waitFor } from "../etcd/etcdctl.js";
 import { clientUrl } from "../render/etcd-unit.js";
 import { isNewCluster } from "./configure-etcd.js";
@@ -42,11 +42,10 @@ export const StartEtcd: Phase = {
     if (members.length === 0) return;
     if (isNewCluster(ctx)) {
       await ctx.onHosts(members, (host) =>
-        ctx.change(
-          host,
-          "start etcd (new cluster)",
-          async () => void (await must(ctx.transport(host), "systemctl start --no-block etcd")),
-        ),
+        ctx.change(host, "start etcd (new cluster)", async () => {
+          await must(ctx.transport(host), "systemctl start --no-block etcd");
+          await clearPending(ctx.transport(host), ["etcd"]);
+        }),
       );
       await waitHealthy(ctx, members, members[0] as DeployHost);
       return;
@@ -54,17 +53,17 @@ export const StartEtcd: Phase = {
     // members of the running cluster: those with data; newcomers join in the next phase
     const running = members.filter((m) => m.facts?.etcdHasData);
     for (const host of running.filter((m) => !m.facts?.etcdActive)) {
-      await ctx.change(
-        host,
-        "start etcd",
-        async () => void (await must(ctx.transport(host), "systemctl start --no-block etcd")),
-      );
+      await ctx.change(host, "start etcd", async () => {
+        await must(ctx.transport(host), "systemctl start --no-block etcd");
+        await clearPending(ctx.transport(host), ["etcd"]);
+      });
     }
     const via = running.find((m) => m.facts?.etcdActive) ?? running[0];
     if (via) await waitHealthy(ctx, running, via);
     for (const host of running.filter((m) => m.restart.has("etcd") && m.facts?.etcdActive)) {
       await ctx.change(host, "restart etcd (its certificates or unit changed)", async () => {
         await must(ctx.transport(host), "systemctl restart etcd");
+        await clearPending(ctx.transport(host), ["etcd"]);
       });
       await waitHealthy(ctx, running, host);
     }

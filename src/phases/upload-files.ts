@@ -1,7 +1,6 @@
 /** Upload files: write each file whose content or mode differs from what the host has (PKI, units). */
 import type { DeployContext } from "../deploy/context.js";
-import { sha256, writeFile } from "../deploy/remote.js";
-import { ETCD_UNIT_PATH } from "../render/etcd-unit.js";
+import { markPending, sha256, writeFile } from "../deploy/remote.js";
 import type { Phase } from "./phase.js";
 
 export const UploadFiles: Phase = {
@@ -21,11 +20,13 @@ export const UploadFiles: Phase = {
           : have.sha256 !== hash
             ? "changed"
             : `mode ${have.mode.toString(8)} -> ${file.mode.toString(8)}`;
-        await ctx.change(host, `write ${file.path} (${why})`, () =>
-          writeFile(ctx.transport(host), file.path, file.content, file.mode),
-        );
-        if (file.restarts) host.restart.add(file.restarts);
-        if (file.path === ETCD_UNIT_PATH) host.unitChanged = true;
+        await ctx.change(host, `write ${file.path} (${why})`, async () => {
+          // note the restart owed before the file changes, so an interrupted run still restarts next time
+          if (file.restarts?.length) await markPending(ctx.transport(host), file.restarts);
+          await writeFile(ctx.transport(host), file.path, file.content, file.mode);
+        });
+        for (const r of file.restarts ?? []) host.restart.add(r);
+        if (file.path.startsWith("/etc/systemd/system/")) host.unitChanged = true;
       }
       if (same > 0) ctx.report.host(host.spec.name, `${same} files up to date`);
     });
