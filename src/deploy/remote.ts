@@ -33,6 +33,10 @@ export async function statFiles(t: Transport, paths: readonly string[]): Promise
   return out;
 }
 
+/** Files above this size travel gzip-compressed (the agent executable: ~100 MB, ~35 MB compressed). */
+const COMPRESS_ABOVE = 1 << 20;
+const compressed = new WeakMap<Buffer, Buffer>();
+
 /** Writes `content` to `path` atomically with `mode`; missing parent directories are made 0700. */
 export async function writeFile(
   t: Transport,
@@ -42,11 +46,15 @@ export async function writeFile(
 ): Promise<void> {
   const tmp = `${path}.kubeha-tmp`;
   const m = mode.toString(8).padStart(4, "0");
-  await must(
-    t,
-    `set -e; mkdir -p -m 0700 "$(dirname ${shq(path)})"; umask 077; cat > ${shq(tmp)}; chmod ${m} ${shq(tmp)}; mv -f ${shq(tmp)} ${shq(path)}`,
-    content,
-  );
+  let body = content;
+  let receive = "cat";
+  if (Buffer.isBuffer(content) && content.length > COMPRESS_ABOVE) {
+    body = compressed.get(content) ?? gzipSync(content, { level: 1 });
+    compressed.set(content, body);
+    receive = "gzip -dc";
+  }
+  const script = `set -e; mkdir -p -m 0700 "$(dirname ${shq(path)})"; umask 077; ${receive} > ${shq(tmp)}; chmod ${m} ${shq(tmp)}; mv -f ${shq(tmp)} ${shq(path)}`;
+  await must(t, script, body);
 }
 
 /** Where a host keeps the restarts a run owes it (one empty file per service action). */
