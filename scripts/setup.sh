@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssl etcd-server etcd-client systemd-container debootstrap iproute2 nftables openssh-client iputils-arping)
+packages=(openssl etcd-server etcd-client systemd-container debootstrap iproute2 nftables openssh-client iputils-arping curl wrk haproxy nginx-light libnginx-mod-stream)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -31,6 +31,7 @@ export const BASE_PACKAGES = [
   "keepalived",
   "haproxy",
   "nginx-light",
+  "libnginx-mod-stream",
 ] as const;
 
 /** Services the packages enable that a fresh host must not run until kubeha (or a benchmark) configures them. */

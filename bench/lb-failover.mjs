@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+// Failover through a worker's local API proxy, on real lab hosts: the kubeha
+// agent (127.0.0.1:6443), HAProxy as in kubeadm's HA sample (option httpchk
+// GET /healthz, default inter/fall/rise; 127.0.0.1:7443) and nginx stream as
+// RKE's nginx-proxy (no active checks; 127.0.0.1:8443), all on w1 in front of
+// the same three apiserver stand-ins. While bounded client loops run through
+// all three at once (a new connection per request, and keep-alive), one
+// stand-in is killed with SIGKILL, or its whole host is powered off. Prints
+// failed requests per proxy. Run as root: npm run build && node bench/lb-failover.mjs [trials]
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const trials = Number(process.argv[2] ?? 3);
+const bin = new URL("../bin/kubeha.js", import.meta.url).pathname;
+const work = mkdtempSync("/var/tmp/kubeha-bench-failover-");
+const dir = join(work, "lab");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const CIDR = "192.168.235";
+const cps = ["cp1", "cp2", "cp3"];
+const addr = (h) => `${CIDR}.${11 + cps.indexOf(h)}`;
+
+function kubeha(...args) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`kubeha ${args.join(" ")}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+const ssh = (host, cmd) => kubeha("lab", "ssh", host, "--dir", dir, "--", cmd);
+const sshAsync = (host, cmd) =>
+  new Promise((resolve) => {
+    const p = spawn(process.execPath, [bin, "lab", "ssh", host, "--dir", dir, "--", cmd], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.once("exit", () => resolve(out));
+  });
+
+const haproxyCfg = `global
+  maxconn 4000
+defaults
+  mode tcp
+  log global
+  option tcplog
+  retries 1
+  timeout connect 10s
+  timeout client 20s
+  timeout server 20s
+frontend apiserver
+  bind 127.0.0.1:7443
+  default_backend apiserverbackend
+backend apiserverbackend
+  option httpchk GET /healthz
+  http-check expect status 200
+  balance roundrobin
+${cps.map((h) => `  server ${h} ${addr(h)}:6443 check check-ssl verify none`).join("\n")}
+`;
+const nginxCfg = `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes auto; pid /run/nginx-proxy.pid;
+events { worker_connections 1024; }
+stream {
+  upstream kube_apiserver { ${cps.map((h) => `server ${addr(h)}:6443;`).join(" ")} }
+  server { listen 127.0.0.1:8443; proxy_pass kube_apiserver; proxy_timeout 30; proxy_connect_timeout 2s; }
+}
+`;
+
+const PORTS = { kubeha: 6443, haproxy: 7443, nginx: 8443 };
+const CURL = "curl -s -m 5 --cacert /etc/kubernetes/pki/ca.crt";
+// a new connection per request: count non-200 answers
+const newConnLoop = (port, n) =>
+  `f=0; for i in $(seq ${n}); do c=$(${CURL} -o /dev/null -w '%{http_code}' https://127.0.0.1:${port}/version); [ "$c" = 200 ] || f=$((f+1)); sleep 0.01; done; echo $f`;
+// keep-alive: one curl, many URLs on one connection (reconnecting when it breaks)
+const keepAliveLoop = (port, n) =>
+  `${CURL} -w '%{http_code}\\n' $(for i in $(seq ${n}); do printf -- '-o /dev/null https://127.0.0.1:${port}/version '; done) | grep -vc '^200$'`;
+
+const results = {};
+try {
+  const labSpec = join(work, "lab.yaml");
+  writeFileSync(
+    labSpec,
+    `apiVersion: kubeha/v1alpha1\nkind: Lab\nspec:\n  cidr: ${CIDR}.0/24\n  hosts:\n${cps.map((h) => `    - { name: ${h}, roles: [controlplane, etcd] }\n`).join("")}    - { name: w1, roles: [worker] }\n`,
+  );
+  kubeha("lab", "up", "-f", labSpec, "--dir", dir);
+  kubeha("up", "-f", join(dir, "cluster.yaml"));
+  ssh(
+    "w1",
+    `cat > /etc/haproxy/haproxy.cfg <<'EOF2'\n${haproxyCfg}EOF2\nsystemctl restart haproxy </dev/null >/dev/null 2>&1`,
+  );
+  ssh(
+    "w1",
+    `cat > /etc/nginx/nginx-proxy.conf <<'EOF2'\n${nginxCfg}EOF2\nnginx -c /etc/nginx/nginx-proxy.conf </dev/null >/dev/null 2>&1`,
+  );
+  await sleep(3000);
+  for (const fault of ["apiserver SIGKILL", "host power-off"]) {
+    for (let t = 0; t < trials; t++) {
+      const victim = cps[(t % 2) + 1];
+      for (const mode of ["new connection", "keep-alive"]) {
+        const loops = Object.entries(PORTS).map(([name, port]) =>
+          sshAsync("w1", mode === "new connection" ? newConnLoop(port, 300) : keepAliveLoop(port, 1500)).then(
+            (out) => [name, Number(out.trim().split("\n").at(-1) || 0)],
+          ),
+        );
+        await sleep(1500);
+        if (fault === "apiserver SIGKILL") ssh(victim, "systemctl kill -s KILL kubeha-apiserver-standin");
+        else kubeha("lab", "kill", victim, "--dir", dir);
+        for (const [name, failed] of await Promise.all(loops)) {
+          const key = `${fault}|${mode}|${name}`;
+          results[key] = [...(results[key] ?? []), failed];
+        }
+        if (fault === "host power-off") kubeha("lab", "start", victim, "--dir", dir);
+        await sleep(4000); // let every proxy see the backend again (HAProxy: rise 2 x inter 2 s)
+      }
+    }
+  }
+} finally {
+  spawnSync(process.execPath, [bin, "lab", "down", "--dir", dir], { stdio: "ignore" });
+  rmSync(work, { recursive: true, force: true });
+}
+console.log(
+  `failed requests through w1's local API proxy while one of 3 apiserver stand-ins fails, ${trials} trials each`,
+);
+console.log("fault               client           kubeha      HAProxy (kubeadm)   nginx (RKE)");
+for (const fault of ["apiserver SIGKILL", "host power-off"]) {
+  for (const mode of ["new connection", "keep-alive"]) {
+    const cell = (name) => (results[`${fault}|${mode}|${name}`] ?? []).join(",").padEnd(18);
+    console.log(
+      `${fault.padEnd(19)} ${mode.padEnd(16)} ${cell("kubeha")} ${cell("haproxy")}  ${cell("nginx")}`,
+    );
+  }
+}
