@@ -37,11 +37,12 @@ export interface TestEtcd {
   stop(): Promise<void>;
 }
 
-/** Starts members (name, loopback ip) with their certificates from `pkiDir`; data under `dataDir`. */
+/** Starts members (name, loopback ip) with their certificates from `pkiDir`; data under `dataDir`; `onLog` gets their logs. */
 export async function startEtcd(
   members: readonly { name: string; ip: string }[],
   pkiDir: string,
   dataDir: string,
+  onLog?: (member: string, text: string) => void,
 ): Promise<TestEtcd> {
   const clientPort = await freePort(members.map((m) => m.ip));
   const peerPort = await freePort(members.map((m) => m.ip));
@@ -71,8 +72,9 @@ export async function startEtcd(
         "--heartbeat-interval=50",
         "--election-timeout=500",
       ],
-      { stdio: "ignore" },
+      { stdio: ["ignore", "ignore", onLog ? "pipe" : "ignore"] },
     );
+    proc.stderr?.on("data", (chunk: Buffer) => onLog?.(m.name, String(chunk)));
     procs.set(m.name, proc);
   }
   const stopOne = (p: ChildProcess) =>

@@ -5,11 +5,11 @@
  * certificate of another CA, and plaintext are refused.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { startEtcd, type TestEtcd } from "../etcd/etcd-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import { generatePki } from "./generate.js";
 import { scratch } from "./pki-fixtures.js";
@@ -23,33 +23,13 @@ const members = [
   { name: "cp3", ip: "127.0.0.13" },
 ];
 
-/** A port free on every member address. */
-async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 30000);
-    const free = await Promise.all(
-      members.map(
-        (m) =>
-          new Promise<boolean>((resolve) => {
-            const s = createServer();
-            s.once("error", () => resolve(false));
-            s.listen(port, m.ip, () => s.close(() => resolve(true)));
-          }),
-      ),
-    );
-    if (free.every(Boolean)) return port;
-  }
-  throw new Error("no free port on the loopback member addresses");
-}
-
 describe("etcd with the generated certificates", {
   skip: missing && "etcd-server/etcd-client not installed (scripts/setup.sh installs them)",
 }, () => {
   const dir = scratch("etcd-mtls");
   const pki = join(dir, "pki");
   const otherPki = join(dir, "other", "pki");
-  const procs: ChildProcess[] = [];
-  let clientPort = 0;
+  let etcd: TestEtcd | undefined;
   let endpoints = "";
   let logs = "";
   let lastError = "";
@@ -98,41 +78,11 @@ describe("etcd with the generated certificates", {
   before(async () => {
     await generatePki(cluster, pki);
     await generatePki(cluster, otherPki);
-    clientPort = await freePort();
-    const peerPort = await freePort();
-    endpoints = members.map((m) => `https://${m.ip}:${clientPort}`).join(",");
-    const initial = members.map((m) => `${m.name}=https://${m.ip}:${peerPort}`).join(",");
-    for (const m of members) {
-      const etcd = (f: string) => host(m.name, `etcd/${f}`);
-      const args = [
-        `--name=${m.name}`,
-        `--data-dir=${join(dir, `data-${m.name}`)}`,
-        `--listen-client-urls=https://${m.ip}:${clientPort}`,
-        `--advertise-client-urls=https://${m.ip}:${clientPort}`,
-        `--listen-peer-urls=https://${m.ip}:${peerPort}`,
-        `--initial-advertise-peer-urls=https://${m.ip}:${peerPort}`,
-        `--initial-cluster=${initial}`,
-        "--initial-cluster-state=new",
-        "--initial-cluster-token=kubeha-test",
-        "--client-cert-auth",
-        `--trusted-ca-file=${etcd("ca.crt")}`,
-        `--cert-file=${etcd("server.crt")}`,
-        `--key-file=${etcd("server.key")}`,
-        "--peer-client-cert-auth",
-        `--peer-trusted-ca-file=${etcd("ca.crt")}`,
-        `--peer-cert-file=${etcd("peer.crt")}`,
-        `--peer-key-file=${etcd("peer.key")}`,
-        "--heartbeat-interval=50",
-        "--election-timeout=500",
-      ];
-      const proc = spawn(ETCD, args, { stdio: ["ignore", "ignore", "pipe"] });
-      proc.stderr?.on("data", (chunk: Buffer) => {
-        rejections += (String(chunk).match(/rejected connection/g) ?? []).length;
-        logs += `${m.name}: ${chunk}`;
-        logs = logs.slice(-4000);
-      });
-      procs.push(proc);
-    }
+    etcd = await startEtcd(members, pki, dir, (member, text) => {
+      rejections += (text.match(/rejected connection/g) ?? []).length;
+      logs = `${logs}${member}: ${text}`.slice(-4000);
+    });
+    endpoints = etcd.clientUrls.join(",");
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {
@@ -153,17 +103,7 @@ describe("etcd with the generated certificates", {
   });
 
   after(async () => {
-    await Promise.all(
-      procs.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.exitCode !== null || p.signalCode !== null) return resolve();
-            p.once("exit", () => resolve());
-            p.kill("SIGTERM");
-            setTimeout(() => p.kill("SIGKILL"), 5000).unref();
-          }),
-      ),
-    );
+    await etcd?.stop();
   });
 
   it("forms a 3-member cluster over mutual TLS", () => {
