@@ -14,8 +14,7 @@ import { HostError, MultiHostError } from "../core/errors.js";
 import { packageRoot } from "../core/package-info.js";
 import type { Reporter } from "../deploy/context.js";
 import { Lab } from "../lab/lab.js";
-import { labScratch, labSkipReason } from "../lab/lab-fixtures.js";
-import { labTopology } from "../lab/lab-spec.js";
+import { controlPlaneLab, labScratch, labSkipReason } from "../lab/lab-fixtures.js";
 import { changedFiles, snapshot } from "../pki/pki-fixtures.js";
 import type { Host } from "../spec/defaults.js";
 import { loadSpec } from "../spec/load.js";
@@ -63,20 +62,7 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
     ).stdout;
 
   before(async () => {
-    lab = await Lab.up(
-      labDir,
-      labTopology(
-        [
-          { name: "cp1", roles: ["controlplane", "etcd"] },
-          { name: "cp2", roles: ["controlplane", "etcd"] },
-          { name: "cp3", roles: ["controlplane", "etcd"] },
-          { name: "w1", roles: ["worker"] },
-          { name: "w2", roles: ["worker"] },
-        ],
-        "192.168.232.0/24",
-      ),
-      log,
-    );
+    lab = await controlPlaneLab(labDir, "192.168.232.0/24", ["w1", "w2"], log);
     copyFileSync(join(labDir, "cluster.yaml"), specFile);
     spec = (await import("yaml")).parse(readFileSync(specFile, "utf8"));
   });

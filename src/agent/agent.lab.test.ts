@@ -12,8 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { up } from "../actions/up.js";
 import type { Reporter } from "../deploy/context.js";
 import { Lab } from "../lab/lab.js";
-import { labScratch, labSkipReason } from "../lab/lab-fixtures.js";
-import { labTopology } from "../lab/lab-spec.js";
+import { controlPlaneLab, labScratch, labSkipReason } from "../lab/lab-fixtures.js";
 import { sshArgs } from "../lab/ssh.js";
 import { loadSpec } from "../spec/load.js";
 
@@ -56,19 +55,7 @@ describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
       .endsWith(" 1");
 
   before(async () => {
-    lab = await Lab.up(
-      labDir,
-      labTopology(
-        [
-          { name: "cp1", roles: ["controlplane", "etcd"] },
-          { name: "cp2", roles: ["controlplane", "etcd"] },
-          { name: "cp3", roles: ["controlplane", "etcd"] },
-          { name: "w1", roles: ["worker"] },
-        ],
-        "192.168.234.0/24",
-      ),
-      log,
-    );
+    lab = await controlPlaneLab(labDir, "192.168.234.0/24", ["w1"], log);
     copyFileSync(join(labDir, "cluster.yaml"), specFile);
     await up(
       loadSpec(specFile).cluster,

@@ -3,6 +3,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { join } from "node:path";
 import { run } from "../core/exec.js";
 import { findProcesses } from "../core/proc.js";
+import type { Role } from "../spec/schema.js";
+import { Lab } from "./lab.js";
+import { labTopology } from "./lab-spec.js";
 import { labNames } from "./names.js";
 
 /** Why lab tests cannot run here, or undefined when they can. */
@@ -41,4 +44,16 @@ export function labResidue(dir: string): string[] {
       if (d.startsWith(`kubeha-kh${names.id}`)) out.push(`cgroup ${join(root, d)}`);
   }
   return out;
+}
+
+/** Boots a test lab of cp1..cp3 (controlplane, etcd) and the given workers on `cidr`. */
+export function controlPlaneLab(
+  dir: string,
+  cidr: string,
+  workers: readonly string[],
+  log: (line: string) => void,
+): Promise<Lab> {
+  const cps = ["cp1", "cp2", "cp3"].map((name) => ({ name, roles: ["controlplane", "etcd"] as Role[] }));
+  const ws = workers.map((name) => ({ name, roles: ["worker"] as Role[] }));
+  return Lab.up(dir, labTopology([...cps, ...ws], cidr), log);
 }
