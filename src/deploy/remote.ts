@@ -7,7 +7,17 @@ import { shq, type Transport } from "../transport/transport.js";
 export type RemoteFile = { readonly sha256: string; readonly mode: number } | null;
 
 /** The sha256 of local content, to compare with a RemoteFile. */
-export const sha256 = (content: string | Buffer) => createHash("sha256").update(content).digest("hex");
+export function sha256(content: string | Buffer): string {
+  if (typeof content === "string") return createHash("sha256").update(content).digest("hex");
+  // the same Buffer (the ~100 MB agent executable) goes to every host: hash it once
+  let hash = hashes.get(content);
+  if (!hash) {
+    hash = createHash("sha256").update(content).digest("hex");
+    hashes.set(content, hash);
+  }
+  return hash;
+}
+const hashes = new WeakMap<Buffer, string>();
 
 /** Runs `command` and returns stdout; a non-zero exit throws with stderr. */
 export async function must(t: Transport, command: string, stdin?: string | Buffer): Promise<string> {

@@ -1,8 +1,8 @@
 /**
  * Configure etcd: data directory (0700) and the marker of the cluster it
- * belongs to, unit enabled, systemd reloaded where the unit changed. The
- * first-start settings of a brand-new cluster are written here too; members
- * joining an existing cluster get theirs when they join (membership phase).
+ * belongs to, unit enabled. The first-start settings of a brand-new cluster
+ * are written here too; members joining an existing cluster get theirs when
+ * they join (membership phase).
  */
 import type { DeployContext } from "../deploy/context.js";
 import { must, sha256, writeFile } from "../deploy/remote.js";
@@ -48,7 +48,6 @@ export const ConfigureEtcd: Phase = {
           );
         }
       }
-      if (host.unitChanged && !ctx.options.dryRun) await must(t(), "systemctl daemon-reload");
       if (!f?.etcdEnabled)
         await ctx.change(
           host,

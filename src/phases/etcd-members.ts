@@ -114,10 +114,7 @@ async function join(
   const env = renderBootstrapEnv(ctx.cluster, peers, "existing");
   await ctx.change(host, "start etcd as a learner (initial-cluster-state=existing)", async () => {
     await writeFile(ctx.transport(host), ETCD_BOOTSTRAP_ENV, env, 0o644);
-    await must(
-      ctx.transport(host),
-      "systemctl daemon-reload && systemctl enable etcd >/dev/null 2>&1; systemctl start --no-block etcd",
-    );
+    await must(ctx.transport(host), "systemctl start --no-block etcd");
     await clearPending(ctx.transport(host), ["etcd"]);
   });
   await ctx.change(host, "promote from learner to voting member once caught up", async () => {

@@ -30,7 +30,6 @@ async function converge(
     if (verb !== "enable") await clearPending(t(), verb === "reload" ? [reloadOn ?? restartOn] : owed);
   };
   const state = host.facts?.services[service];
-  if (host.unitChanged && !ctx.options.dryRun) await must(t(), "systemctl daemon-reload");
   if (!state?.enabled) await ctx.change(host, `enable ${service}`, () => systemctl("enable"));
   if (!state?.active) {
     await ctx.change(host, `start ${service}`, () => systemctl("start"));

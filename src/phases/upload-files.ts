@@ -1,6 +1,6 @@
 /** Upload files: write each file whose content or mode differs from what the host has (PKI, units). */
 import type { DeployContext } from "../deploy/context.js";
-import { markPending, sha256, writeFile } from "../deploy/remote.js";
+import { markPending, must, sha256, writeFile } from "../deploy/remote.js";
 import type { Phase } from "./phase.js";
 
 export const UploadFiles: Phase = {
@@ -28,6 +28,8 @@ export const UploadFiles: Phase = {
         for (const r of file.restarts ?? []) host.restart.add(r);
         if (file.path.startsWith("/etc/systemd/system/")) host.unitChanged = true;
       }
+      // one reload for every unit written, before any phase starts or restarts a service
+      if (host.unitChanged && !ctx.options.dryRun) await must(ctx.transport(host), "systemctl daemon-reload");
       if (same > 0) ctx.report.host(host.spec.name, `${same} files up to date`);
     });
   },
