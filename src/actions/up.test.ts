@@ -31,10 +31,63 @@ function fakes() {
       /etcdctl .* endpoint status/,
       { stdout: "https://192.168.61.11:2379, a1, 3.4.23, 20 kB, true, false, 2, 8, 8, \n" },
     ],
+    ...fakeEtcdAuth(),
   ];
   const hosts = new Map(["cp1", "cp2", "cp3", "w1"].map((n) => [n, new FakeHost(script)]));
   const connect: Connector = async (host) => hosts.get(host.name) as FakeHost;
   return { hosts, connect };
+}
+
+/** etcdctl's auth commands against one remembered auth state, as etcd 3.4 prints them. */
+function fakeEtcdAuth(): Script {
+  let enabled = false;
+  let role: string | undefined;
+  const users = new Map<string, string[]>();
+  const granted =
+    "KV Read:\n\t[/kubeha/, /kubeha0) (prefix /kubeha/)\nKV Write:\n\t[/kubeha/, /kubeha0) (prefix /kubeha/)\n";
+  const word = (c: string, i: number) => c.split(" ").at(i) ?? "";
+  const does = (effect: (c: string) => void) => (c: string) => {
+    effect(c);
+    return { stdout: "" };
+  };
+  return [
+    [
+      /--user=kubeha-auth-probe/,
+      () => ({
+        code: 1,
+        stderr: enabled ? "authentication failed" : "etcdserver: authentication is not enabled",
+      }),
+    ],
+    [/etcdctl .* user list$/, () => ({ stdout: [...users.keys()].map((u) => `${u}\n`).join("") })],
+    [
+      /etcdctl .* user get \S+$/,
+      (c) => ({ stdout: `User: ${word(c, -1)}\nRoles: ${users.get(word(c, -1))?.join(" ")}\n` }),
+    ],
+    [
+      /etcdctl .* role get kubeha-agent$/,
+      () => (role === undefined ? { code: 1, stderr: "role not found" } : { stdout: role }),
+    ],
+    [
+      /etcdctl .* role add kubeha-agent$/,
+      does(() => {
+        role = "Role kubeha-agent\nKV Read:\nKV Write:\n";
+      }),
+    ],
+    [
+      /etcdctl .* role grant-permission kubeha-agent readwrite \/kubeha\/ --prefix=true$/,
+      does(() => {
+        role = `Role kubeha-agent\n${granted}`;
+      }),
+    ],
+    [/etcdctl .* user add \S+ --no-password$/, does((c) => users.set(word(c, -2), []))],
+    [/etcdctl .* user grant-role \S+ \S+$/, does((c) => users.get(word(c, -2))?.push(word(c, -1)))],
+    [
+      /etcdctl .* auth enable$/,
+      does(() => {
+        enabled = true;
+      }),
+    ],
+  ];
 }
 
 const MUTATING =
@@ -56,6 +109,7 @@ describe("kubeha up on scripted hosts", () => {
     const real = fakes();
     const done = await up(cluster(), state, opts, quiet, real.connect);
     assert.ok(planned.changes.length > 30);
+    assert.ok(planned.changes.some((c) => c.host === "cp1" && c.what === "enable etcd authentication"));
     assert.deepEqual(
       done.changes.map((c) => `${c.host}: ${c.what}`).sort(),
       planned.changes.map((c) => `${c.host}: ${c.what}`).sort(),

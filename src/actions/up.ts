@@ -14,6 +14,7 @@ import {
 } from "../deploy/context.js";
 import { ConfigureEtcd } from "../phases/configure-etcd.js";
 import { Connect } from "../phases/connect.js";
+import { EtcdAuth } from "../phases/etcd-auth.js";
 import { EtcdMembers } from "../phases/etcd-members.js";
 import { GatherFacts } from "../phases/gather-facts.js";
 import { GeneratePki } from "../phases/generate-pki.js";
@@ -41,6 +42,7 @@ export const UP_PHASES: readonly Phase[] = [
   StartEtcd,
   EtcdMembers,
   VerifyEtcd,
+  EtcdAuth,
   WriteEtcdAccess,
   StartServices,
   VerifyApi,

@@ -5,7 +5,7 @@
  *
  * - TLS on the apiserver's address and port with the generated apiserver certificate;
  * - /readyz succeeds only while a linearizable etcd read (through the
- *   apiserver-etcd-client certificate, via etcd's JSON gateway) succeeds within
+ *   apiserver-etcd-client certificate, over gRPC) succeeds within
  *   2 s, and fails at once when a shutdown begins;
  * - /livez, /version, and /watch, a stream with a line every second like a watch;
  * - on SIGTERM it keeps serving for the shutdown delay (so load balancers see
@@ -14,10 +14,11 @@
  * Every response carries `X-Kubeha-Standin: true`; /version says "standin".
  */
 import { readFileSync } from "node:fs";
-import { createServer, request } from "node:https";
+import { createServer } from "node:https";
 import type { Socket } from "node:net";
 import { z } from "zod";
 import { splitEndpoint } from "../agent/config.js";
+import { EtcdClient, readEtcdTls } from "../etcd/client.js";
 
 export const StandinConfigSchema = z.strictObject({
   host: z.string(),
@@ -36,40 +37,20 @@ export const StandinConfigSchema = z.strictObject({
 export type StandinConfig = z.output<typeof StandinConfigSchema>;
 
 const READ_TIMEOUT_MS = 2000;
-const PROBE_KEY = Buffer.from("/kubeha/standin/readyz").toString("base64");
+const PROBE_KEY = "/kubeha/standin/readyz";
 
 /** A linearizable read through any etcd endpoint within 2 s. */
-function etcdRead(cfg: StandinConfig, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<boolean> {
+async function etcdRead(etcd: EtcdClient): Promise<boolean> {
   const deadline = Date.now() + READ_TIMEOUT_MS;
-  const one = (endpoint: string) =>
-    new Promise<boolean>((resolve) => {
-      const url = new URL("/v3/kv/range", endpoint);
-      const req = request(
-        {
-          host: url.hostname,
-          port: url.port,
-          path: url.pathname,
-          method: "POST",
-          ...tls,
-          agent: false,
-          timeout: Math.max(100, deadline - Date.now()),
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode === 200);
-        },
-      );
-      req.on("timeout", () => req.destroy());
-      req.on("error", () => resolve(false));
-      req.end(JSON.stringify({ key: PROBE_KEY }));
-    });
-  return (async () => {
-    for (const e of cfg.etcd.endpoints) {
-      if (Date.now() >= deadline) return false;
-      if (await one(e)) return true;
+  for (let i = 0; i < etcd.size && Date.now() < deadline; i++) {
+    try {
+      await etcd.get(PROBE_KEY, { timeoutMs: deadline - Date.now() });
+      return true;
+    } catch {
+      // the client moves on to the next endpoint
     }
-    return false;
-  })();
+  }
+  return false;
 }
 
 /** A running stand-in. */
@@ -83,11 +64,7 @@ export interface RunningStandin {
 export async function startStandin(source: string | StandinConfig): Promise<RunningStandin> {
   const cfg =
     typeof source === "string" ? StandinConfigSchema.parse(JSON.parse(readFileSync(source, "utf8"))) : source;
-  const tls = {
-    ca: readFileSync(cfg.etcd.caFile),
-    cert: readFileSync(cfg.etcd.certFile),
-    key: readFileSync(cfg.etcd.keyFile),
-  };
+  const etcd = new EtcdClient(cfg.etcd.endpoints, readEtcdTls(cfg.etcd), READ_TIMEOUT_MS);
   const sockets = new Set<Socket>();
   let shuttingDown = false;
   const [major, minor] = cfg.kubernetesVersion.replace(/^v/, "").split(".");
@@ -100,7 +77,7 @@ export async function startStandin(source: string | StandinConfig): Promise<Runn
       if (path === "/livez" || path === "/healthz") return res.writeHead(200).end("ok");
       if (path === "/readyz") {
         if (shuttingDown) return res.writeHead(503).end("shutting down (kubeha apiserver stand-in)");
-        const ok = await etcdRead(cfg, tls);
+        const ok = await etcdRead(etcd);
         return res.writeHead(ok ? 200 : 503).end(ok ? "ok" : "etcd read failed (kubeha apiserver stand-in)");
       }
       if (path === "/version") {
@@ -145,6 +122,7 @@ export async function startStandin(source: string | StandinConfig): Promise<Runn
       await new Promise((r) => setTimeout(r, cfg.shutdownDelayMs));
       server.close();
       for (const s of sockets) s.destroy();
+      etcd.close();
     },
   };
 }
