@@ -162,7 +162,7 @@ describe("kubeha up interrupted on scripted hosts", () => {
     const spec = baseSpec();
     spec.spec.hosts = spec.spec.hosts.slice(0, 4);
     delete spec.spec.ingress;
-    spec.spec.etcd = { heartbeatMs: 100, electionMs: 2000 };
+    spec.spec.etcd = { heartbeatMs: 100, electionMs: 1200 };
     const slower = loadObject(spec);
     // the run dies right after cp1's new etcd unit is written, before any restart
     const cp1 = f.hosts.get("cp1") as FakeHost;
@@ -183,7 +183,7 @@ describe("kubeha up interrupted on scripted hosts", () => {
     await assert.rejects(up(slower.cluster, state, opts, quiet, dying));
     assert.match(
       cp1.files.get("/etc/systemd/system/etcd.service")?.content.toString() ?? "",
-      /--election-timeout=2000/,
+      /--election-timeout=1200/,
     );
     const again = await up(slower.cluster, state, opts, quiet, f.connect);
     assert.ok(

@@ -1,18 +1,23 @@
 /**
- * `kubeha agent`: the per-host daemon. For now its L4 load balancer and
- * metrics; the VIP manager joins it in the next issue. It logs one JSON
- * object per line (journald keeps them), reloads backends on SIGHUP or when
- * its config file changes, and on SIGTERM closes its listeners and exits.
+ * `kubeha agent`: the per-host daemon: its L4 load balancer, the VIP
+ * managers (on etcd, gated by their frontend's health) and metrics. It logs
+ * one JSON object per line (journald keeps them), reloads backends on SIGHUP
+ * or when its config file changes, and on SIGTERM lets go of its VIPs first,
+ * then closes its listeners and exits.
  */
 import { unwatchFile, watchFile } from "node:fs";
 import type { Server } from "node:http";
+import { EtcdClient, readEtcdTls } from "../etcd/client.js";
 import { readAgentConfig } from "./config.js";
 import { Frontend } from "./lb/frontend.js";
-import { renderMetrics, serveMetrics } from "./metrics.js";
+import { renderMetrics, serveMetrics, vipMetrics } from "./metrics.js";
+import { interfaceOf, ipAddressOps } from "./vip/address.js";
+import { VipManager } from "./vip/manager.js";
 
 /** A running agent. */
 export interface RunningAgent {
   readonly frontends: readonly Frontend[];
+  readonly vips: readonly VipManager[];
   reload(): void;
   stop(): Promise<void>;
 }
@@ -29,11 +34,35 @@ export async function startAgent(
   const config = readAgentConfig(file);
   const frontends = config.frontends.map((f) => new Frontend(f, (e) => log({ frontend: f.name, ...e })));
   await Promise.all(frontends.map((f) => f.start()));
-  const metrics: Server = await serveMetrics(config.metricsPort, () => renderMetrics(frontends));
+  const etcd =
+    config.etcd && config.vips.length > 0
+      ? new EtcdClient(config.etcd.endpoints, readEtcdTls(config.etcd))
+      : undefined;
+  const vips: VipManager[] = [];
+  for (const v of config.vips) {
+    const frontend = frontends.find((f) => f.config.name === v.frontend) as Frontend;
+    const dev = await interfaceOf(config.address as string);
+    vips.push(
+      new VipManager(v, {
+        etcd: etcd as EtcdClient,
+        host: config.host,
+        ops: ipAddressOps(v.address, dev),
+        healthy: () => frontend.healthy,
+        log,
+      }),
+    );
+  }
+  await Promise.all(vips.map((m) => m.start()));
+  const metrics: Server = await serveMetrics(config.metricsPort, () =>
+    renderMetrics(frontends, [() => vipMetrics(vips)]),
+  );
   log({
     kind: "started",
     host: config.host,
     frontends: config.frontends.map((f) => `${f.name} ${f.listen} -> ${f.backends.join(",")}`),
+    vips: config.vips.map(
+      (v) => `${v.name} ${v.address} (lease ${v.leaseTtlSeconds} s, gated by ${v.frontend})`,
+    ),
   });
 
   const reload = () => {
@@ -59,9 +88,12 @@ export async function startAgent(
   watchFile(file, { interval: 1000 }, reload);
   return {
     frontends,
+    vips,
     reload,
     stop: async () => {
       unwatchFile(file);
+      await Promise.all(vips.map((m) => m.stop()));
+      etcd?.close();
       await Promise.all(frontends.map((f) => f.stop()));
       await new Promise<void>((r) => metrics.close(() => r()));
     },

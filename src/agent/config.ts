@@ -34,16 +34,37 @@ export const FrontendSchema = z.strictObject({
   connectTimeoutMs: z.number().int().min(10).default(1000),
 });
 
+export const VipSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9-]+$/),
+  address: z.ipv4(),
+  /** The frontend whose health gates the campaign. */
+  frontend: z.string(),
+  leaseTtlSeconds: z.number().int().min(1).max(60).default(2),
+});
+
+export const EtcdAccessSchema = z.strictObject({
+  /** Client URLs, this host's own member first. */
+  endpoints: z.array(z.url()).min(1),
+  caFile: z.string(),
+  certFile: z.string(),
+  keyFile: z.string(),
+});
+
 export const AgentConfigSchema = z.strictObject({
   host: z.string(),
+  /** The host's own address: the VIP goes on the interface that carries it. */
+  address: z.string().optional(),
   /** Prometheus metrics on 127.0.0.1:metricsPort. */
   metricsPort: z.number().int().min(1).max(65535).default(9942),
   frontends: z.array(FrontendSchema),
+  vips: z.array(VipSchema).default([]),
+  etcd: EtcdAccessSchema.optional(),
 });
 
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
 export type FrontendConfig = z.output<typeof FrontendSchema>;
 export type HealthCheckConfig = z.output<typeof HealthCheckSchema>;
+export type VipConfig = z.output<typeof VipSchema>;
 
 /** Splits ADDRESS:PORT (IPv6 in brackets). */
 export function splitEndpoint(endpoint: string): { host: string; port: number } {
@@ -67,5 +88,12 @@ export function readAgentConfig(file: string): AgentConfig {
         `${file}: frontend ${f.name}: rise (${f.check.rise}) must exceed fall (${f.check.fall})`,
       );
   }
-  return parsed.data;
+  const cfg = parsed.data;
+  for (const v of cfg.vips) {
+    if (!cfg.frontends.some((f) => f.name === v.frontend))
+      throw new Error(`${file}: vip ${v.name}: no frontend named ${v.frontend}`);
+    if (!cfg.etcd || !cfg.address)
+      throw new Error(`${file}: vip ${v.name} needs etcd access and the host's address`);
+  }
+  return cfg;
 }

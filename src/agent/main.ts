@@ -7,6 +7,9 @@
 import { logJson } from "./agent.js";
 import { runDaemon } from "./daemon.js";
 
+// gRPC names etcd members by IP address, which Node flags once per process as DEP0123; nothing to act on
+process.noDeprecation = true;
+
 // argv[0] is the executable; argv[1] the script, or the executable again in a single executable application
 const [command, flag, file] = process.argv.slice(2);
 

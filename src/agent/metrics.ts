@@ -1,6 +1,7 @@
 /** The agent's Prometheus metrics, in the text exposition format, on 127.0.0.1 only. */
 import { createServer, type Server } from "node:http";
 import type { Frontend } from "./lb/frontend.js";
+import type { VipManager } from "./vip/manager.js";
 
 /** Extra metric lines other parts of the agent contribute (the VIP manager). */
 export type MetricSource = () => string[];
@@ -44,6 +45,31 @@ export function renderMetrics(frontends: readonly Frontend[], extra: readonly Me
     lines.push(`kubeha_lb_refused_total{frontend="${esc(f.config.name)}"} ${f.refused}`);
   for (const source of extra) lines.push(...source());
   return `${lines.join("\n")}\n`;
+}
+
+/** The VIP managers' metrics. */
+export function vipMetrics(vips: readonly VipManager[]): string[] {
+  if (vips.length === 0) return [];
+  const families: [string, string, string, (m: VipManager) => number][] = [
+    ["kubeha_vip_holder", "gauge", "1 while this host holds the VIP", (m) => (m.isHolder ? 1 : 0)],
+    [
+      "kubeha_vip_transitions_total",
+      "counter",
+      "times this host took or let go of the VIP",
+      (m) => m.transitions,
+    ],
+    [
+      "kubeha_vip_last_transition_timestamp_seconds",
+      "gauge",
+      "when this host last took or let go of the VIP",
+      (m) => m.lastTransition,
+    ],
+  ];
+  return families.flatMap(([name, type, help, value]) => [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} ${type}`,
+    ...vips.map((m) => `${name}{vip="${esc(m.settings.name)}",address="${m.settings.address}"} ${value(m)}`),
+  ]);
 }
 
 /** Serves /metrics on 127.0.0.1:port. */

@@ -74,7 +74,7 @@ export function desiredFiles(
   const standin = host.roles.includes("controlplane") && cluster.kubernetes.binaries.source === "standin";
   const readers = (rel: string): ServiceAction[] => [
     ...(isMember && rel.startsWith("pki/etcd/") ? (["etcd"] as const) : []),
-    ...(rel === "pki/ca.crt" ? (["agent"] as const) : []),
+    ...(/^pki\/(ca\.crt|etcd\/ca\.crt|kubeha-agent-etcd-client)/.test(rel) ? (["agent"] as const) : []),
     ...(standin && /^pki\/(apiserver\.|apiserver-etcd-client|etcd\/ca\.crt)/.test(rel)
       ? (["standin"] as const)
       : []),

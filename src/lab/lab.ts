@@ -298,8 +298,9 @@ export class Lab {
         },
         network: { hostCidr: t.cidr },
         hosts: t.hosts.map((h) => ({ name: h.name, address: h.address, roles: h.roles })),
-        controlPlane: { endpoint: { mode: "vip", vip: t.apiVip, port: 6443 } },
-        // LAN latency between lab hosts is tens of microseconds: etcd may elect faster than its WAN-safe defaults
+        // LAN latency between lab hosts is tens of microseconds: etcd may elect faster than its WAN-safe
+        // defaults, and its shortest lease (1.5 election timeouts, rounded up) becomes 1 s
+        controlPlane: { endpoint: { mode: "vip", vip: t.apiVip, port: 6443, leaseTtlSeconds: 1 } },
         etcd: { heartbeatMs: 50, electionMs: 500 },
         ...(hasEdge && { ingress: { vip: t.ingressVip, ports: [80, 443] } }),
         kubernetes: { binaries: { source: "standin" } },

@@ -56,7 +56,32 @@ export function renderAgentConfig(cluster: Cluster, host: Host): AgentConfig {
       connectTimeoutMs: 500,
     });
   }
-  return { host: host.name, metricsPort: AGENT_METRICS_PORT, frontends };
+  if (!host.roles.includes("controlplane") || cp.endpoint.mode !== "vip")
+    return { host: host.name, metricsPort: AGENT_METRICS_PORT, frontends, vips: [] };
+  // this host's own member first
+  const members = [...hosts.etcdMembers()].sort(
+    (a, b) => Number(b.name === host.name) - Number(a.name === host.name),
+  );
+  return {
+    host: host.name,
+    address: host.address,
+    metricsPort: AGENT_METRICS_PORT,
+    frontends,
+    vips: [
+      {
+        name: "api",
+        address: cp.endpoint.vip,
+        frontend: "api-vip",
+        leaseTtlSeconds: cp.endpoint.leaseTtlSeconds,
+      },
+    ],
+    etcd: {
+      endpoints: members.map(clientUrl),
+      caFile: "/etc/kubernetes/pki/etcd/ca.crt",
+      certFile: "/etc/kubernetes/pki/kubeha-agent-etcd-client.crt",
+      keyFile: "/etc/kubernetes/pki/kubeha-agent-etcd-client.key",
+    },
+  };
 }
 
 /** The stand-in config of controlplane `host`. */
@@ -78,17 +103,32 @@ export function renderStandinConfig(cluster: Cluster, host: Host): StandinConfig
   };
 }
 
+/**
+ * The VIP lines of the agent's unit: non-local bind, so frontends on the VIP
+ * listen before this host holds it; and after any exit of the agent, a
+ * crash or kill -9 included, systemd removes the address before restarting it.
+ */
+function vipUnitLines(ep: Cluster["controlPlane"]["endpoint"]): string {
+  if (ep.mode !== "vip") return "";
+  const release = `ip -o addr show to ${ep.vip}/32 | while read -r n dev rest; do ip addr del ${ep.vip}/32 dev "$dev"; done`;
+  return `ExecStartPre=/sbin/sysctl -q -w net.ipv4.ip_nonlocal_bind=1
+ExecStopPost=/bin/sh -c '${release}'
+`;
+}
+
 /** The agent's systemd unit. */
 export function renderAgentUnit(cluster: Cluster, host: Host): string {
   const vip = host.roles.includes("controlplane") && cluster.controlPlane.endpoint.mode === "vip";
   return `# Written by kubeha; changes are overwritten by \`kubeha up\`.
 [Unit]
-Description=kubeha agent on ${host.name}: L4 load balancer and metrics
+Description=kubeha agent on ${host.name}: L4 load balancer${vip ? ", API VIP" : ""} and metrics
 After=network-online.target
 Wants=network-online.target
+# restart for ever: a host without its agent has no node-local proxy and no VIP
+StartLimitIntervalSec=0
 
 [Service]
-${vip ? "# frontends on the VIP listen before this host holds it\nExecStartPre=/sbin/sysctl -q -w net.ipv4.ip_nonlocal_bind=1\n" : ""}ExecStart=${NODE_BINARY_PATH} agent --config ${AGENT_CONFIG_PATH}
+${vip ? vipUnitLines(cluster.controlPlane.endpoint) : ""}ExecStart=${NODE_BINARY_PATH} agent --config ${AGENT_CONFIG_PATH}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=1s

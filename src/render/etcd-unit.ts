@@ -41,6 +41,9 @@ export function renderEtcdUnit(cluster: Cluster, member: Host, binary: string): 
     `--peer-key-file=${ETCD_PKI}/peer.key`,
     `--heartbeat-interval=${cluster.etcd.heartbeatMs}`,
     `--election-timeout=${cluster.etcd.electionMs}`,
+    // a member that was cut off rejoins without forcing an election (the leader's leases would stall
+    // for an election timeout, and every VIP holder with them); the default from etcd 3.5 on
+    "--pre-vote=true",
     "--listen-metrics-urls=http://127.0.0.1:2381",
     "--auto-compaction-mode=periodic",
     "--auto-compaction-retention=8h",

@@ -12,6 +12,7 @@ export const DEFAULTS = {
   apiserverPort: 6443,
   nodeLocalProxyPort: 6443,
   etcd: { heartbeatMs: 100, electionMs: 1000 },
+  vipLeaseTtlSeconds: 2,
   ingressPorts: [80, 443],
   kubernetesVersion: "v1.34.2",
   pki: { keyAlgorithm: "ecdsa-p256", caValidityDays: 3650, leafValidityDays: 365, renewBeforeDays: 30 },
@@ -44,6 +45,7 @@ export type Endpoint =
       readonly vip: string;
       readonly port: number;
       readonly dnsNames: readonly string[];
+      readonly leaseTtlSeconds: number;
     }
   | {
       readonly mode: "external";
@@ -108,7 +110,13 @@ export function applyDefaults(input: ClusterSpecInput): Cluster {
   const ep = s.controlPlane.endpoint;
   const endpoint: Endpoint =
     ep.mode === "vip"
-      ? { mode: "vip", vip: ep.vip, port: ep.port ?? DEFAULTS.apiPort, dnsNames: ep.dnsNames ?? [] }
+      ? {
+          mode: "vip",
+          vip: ep.vip,
+          port: ep.port ?? DEFAULTS.apiPort,
+          dnsNames: ep.dnsNames ?? [],
+          leaseTtlSeconds: ep.leaseTtlSeconds ?? DEFAULTS.vipLeaseTtlSeconds,
+        }
       : {
           mode: "external",
           address: ep.address,

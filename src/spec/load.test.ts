@@ -48,6 +48,7 @@ describe("spec loading", () => {
       vip: "192.168.61.100",
       port: 6443,
       dnsNames: [],
+      leaseTtlSeconds: 2,
     });
     assert.equal(cluster.controlPlane.nodeLocalProxyPort, 6443);
     assert.deepEqual(cluster.ingress, { vip: "192.168.61.10", ports: [80, 443] });
@@ -255,6 +256,15 @@ describe("spec loading", () => {
       (s) => (s.spec.etcd = { heartbeatMs: 300, electionMs: 1000 }),
       "spec.etcd.electionMs",
       /5 x heartbeatMs/,
+    ],
+    [
+      "VIP lease shorter than etcd grants",
+      (s) => {
+        s.spec.etcd = { heartbeatMs: 100, electionMs: 2000 };
+        s.spec.controlPlane.endpoint.leaseTtlSeconds = 2;
+      },
+      "spec.controlPlane.endpoint.leaseTtlSeconds",
+      /etcd's shortest lease, 3 s/,
     ],
     ["wrong apiVersion", (s) => (s.apiVersion = "v1"), "apiVersion", /kubeha\/v1alpha1/],
     ["wrong type", (s) => (s.spec.hosts = "cp1"), "spec.hosts", /expected array/],

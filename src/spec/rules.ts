@@ -190,6 +190,23 @@ const etcdTimings: Rule = (cluster) => {
   ];
 };
 
+/** etcd's shortest lease: 1.5 election timeouts, rounded up to whole seconds (lessor minLeaseTTL). */
+export const etcdMinLeaseTtl = (etcd: { heartbeatMs: number; electionMs: number }) =>
+  Math.ceil((Math.floor((3 * Math.floor(etcd.electionMs / etcd.heartbeatMs)) / 2) * etcd.heartbeatMs) / 1000);
+
+const vipLease: Rule = (cluster) => {
+  const ep = cluster.controlPlane.endpoint;
+  if (ep.mode !== "vip") return [];
+  const min = etcdMinLeaseTtl(cluster.etcd);
+  if (ep.leaseTtlSeconds >= min) return [];
+  return [
+    error(
+      ["spec", "controlPlane", "endpoint", "leaseTtlSeconds"],
+      `leaseTtlSeconds ${ep.leaseTtlSeconds} is under etcd's shortest lease, ${min} s with electionMs ${cluster.etcd.electionMs}; etcd would silently grant ${min} s: set ${min} or lower electionMs`,
+    ),
+  ];
+};
+
 const pkiLifetimes: Rule = (cluster) => {
   const { leafValidityDays, renewBeforeDays, caValidityDays } = cluster.pki;
   const out: Finding[] = [];
@@ -220,6 +237,7 @@ const rules: readonly Rule[] = [
   networksApart,
   portsFree,
   etcdTimings,
+  vipLease,
   pkiLifetimes,
 ];
 

@@ -110,6 +110,15 @@ const VipEndpoint = z.strictObject({
   vip: ipAddress.describe("The floating API address; must lie inside network.hostCidr"),
   port: port.optional().describe("API port on the VIP (default 6443)"),
   dnsNames: z.array(dnsName).optional().describe("Extra DNS names for the apiserver certificate"),
+  leaseTtlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(60)
+    .optional()
+    .describe(
+      "TTL of the etcd lease that fences the VIP holder (default 2); etcd raises TTLs under 1.5 x its election timeout",
+    ),
 });
 
 const ExternalEndpoint = z.strictObject({

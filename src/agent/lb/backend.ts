@@ -13,6 +13,8 @@ export class Backend {
   readonly port: number;
   /** In rotation or not; changed by health checks (fall/rise) and at once by a failed connect. */
   state: "up" | "down" = "up";
+  /** Whether an active check has run yet (the VIP manager waits for one). */
+  checked = false;
   /** Consecutive check results, for fall and rise. */
   successes = 0;
   failures = 0;

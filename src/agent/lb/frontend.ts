@@ -48,6 +48,11 @@ export class Frontend {
     });
   }
 
+  /** Whether a checked backend is in rotation: the VIP manager campaigns only then. */
+  get healthy(): boolean {
+    return this.backends.some((b) => !b.removed && b.checked && b.state === "up");
+  }
+
   /** The port actually bound (for listen ports of 0 in tests). */
   get port(): number {
     const addr = this.server?.address();

@@ -62,6 +62,7 @@ export function checkTls(check: HealthCheckConfig): { ca?: Buffer; cert?: Buffer
 
 /** Applies one result to a backend; returns the new state when it changed. */
 export function record(backend: Backend, ok: boolean, check: HealthCheckConfig): "up" | "down" | undefined {
+  backend.checked = true;
   if (ok) {
     backend.successes++;
     backend.failures = 0;

@@ -1,0 +1,330 @@
+/**
+ * The VIP manager: one floating address, held by at most one host at any
+ * instant, elected on etcd (never through the API the address fronts).
+ *
+ * Election. The key /kubeha/vip/NAME holds the holder's host name, attached
+ * to its lease of TTL T seconds. A host campaigns only while its local
+ * load-balancer frontend has a healthy backend, with a compare-and-swap:
+ * "the key does not exist" (first holder, or the old holder's lease expired)
+ * or "the key still says released at revision R" (a clean hand-over). A
+ * recovered host finds the key held and waits: there is no fail-back.
+ *
+ * Fencing, and the margin. etcd expires the lease no earlier than T after it
+ * processed the newest renewal, and it processed that renewal after the
+ * holder sent it (at s). Leader changes only extend leases. Measured on the
+ * holder's clock, whose rate may differ from the etcd leader's by ρ (0.1%
+ * here, ten times what NTP-disciplined clocks show), nobody else can be
+ * elected before s + T·(1 − ρ). The holder removes its address by then:
+ *   deadline = s + T·(1 − ρ) − margin, margin = 150 ms, covering
+ *   - the fence check's period, FENCE_TICK_MS = 50 ms;
+ *   - event-loop lateness: 50 ms (GC pauses of this small heap are a few ms);
+ *   - `ip addr del` itself: a process start and one netlink call, ~5 ms measured; 25 ms allowed;
+ *   - 25 ms spare.
+ * So with T = 1 s the holder lets go at most 849 ms after its newest
+ * acknowledged renewal request was sent; renewals go out every 200 ms.
+ *
+ * The kernel as last line. The address is added with valid_lft =
+ * preferred_lft = 1 s, refreshed after every acknowledged renewal, so a
+ * frozen or killed agent cannot keep it: measured on this kernel, it goes
+ * 1.008 to 1.264 s after the last refresh (IPv4 lifetimes are checked on a
+ * rounded timer; `node bench/vip-kernel-lifetime.mjs` measures it). That is
+ * ahead of a lease of T >= 2 s by itself, not of T = 1 s; so a host that wins
+ * because the old lease expired first asks the segment whether anyone still
+ * answers for the address (ARP duplicate detection) and waits while someone
+ * does. The unit's ExecStopPost removes the address after any exit of the
+ * agent, kill -9 included, before systemd restarts it.
+ */
+import type { EtcdClient } from "../../etcd/client.js";
+import type { AddressOps } from "./address.js";
+
+export const VIP_PREFIX = "/kubeha/vip/";
+const RHO = 0.001;
+const MARGIN_MS = 150;
+const FENCE_TICK_MS = 50;
+const RENEW_MS = 200;
+/** Followers read the election key this often. */
+const POLL_MS = 50;
+/** The holder re-reads the key this often to learn of another leader. */
+const HOLDER_CHECK_MS = 500;
+const ANNOUNCE_EVERY_MS = 5000;
+/** Kernel lifetime of the address, seconds (the smallest the kernel takes). */
+export const ADDRESS_LIFETIME_S = 1;
+/** How long a new holder waits for another machine to stop answering for the address before it gives up. */
+const CONFLICT_WAIT_MS = 3000;
+/** The value of a key released by a clean hand-over. */
+const RELEASED = "";
+
+export interface VipSettings {
+  readonly name: string;
+  readonly address: string;
+  readonly leaseTtlSeconds: number;
+}
+
+export type VipEvent = Record<string, unknown> & { kind: string };
+
+export class VipManager {
+  readonly settings: VipSettings;
+  private readonly etcd: EtcdClient;
+  private readonly host: string;
+  private readonly ops: AddressOps;
+  private readonly healthy: () => boolean;
+  private readonly log: (e: VipEvent) => void;
+
+  private role: "follower" | "holder" = "follower";
+  private lease: bigint | undefined;
+  private keepAlive: { send(): void; close(): void } | undefined;
+  /** performance.now() when the newest acknowledged renewal (or the grant) was sent. */
+  private lastAck = 0;
+  private lastSent = 0;
+  private lastKeyCheck = 0;
+  private lastAnnounce = 0;
+  private busy = false;
+  private stopped = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** Address changes run one after another, so a late refresh can never re-add a released address. */
+  private addressQueue: Promise<void> = Promise.resolve();
+
+  transitions = 0;
+  lastTransition = 0;
+
+  constructor(
+    settings: VipSettings,
+    deps: {
+      etcd: EtcdClient;
+      host: string;
+      ops: AddressOps;
+      healthy: () => boolean;
+      log: (e: VipEvent) => void;
+    },
+  ) {
+    this.settings = settings;
+    this.etcd = deps.etcd;
+    this.host = deps.host;
+    this.ops = deps.ops;
+    this.healthy = deps.healthy;
+    this.log = (e) => deps.log({ vip: settings.name, address: settings.address, ...e });
+  }
+
+  get key(): string {
+    return `${VIP_PREFIX}${this.settings.name}`;
+  }
+
+  get isHolder(): boolean {
+    return this.role === "holder";
+  }
+
+  /** The instant (performance.now()) past which the holder must not hold the address. */
+  private get deadline(): number {
+    return this.lastAck + this.settings.leaseTtlSeconds * 1000 * (1 - RHO) - MARGIN_MS;
+  }
+
+  /** Removes an address left behind by an earlier run, then starts campaigning and guarding. */
+  async start(): Promise<void> {
+    await this.ops.release();
+    this.timers.push(setInterval(() => this.guard(), FENCE_TICK_MS));
+    this.timers.push(setInterval(() => void this.step(), POLL_MS));
+  }
+
+  /** SIGTERM: the address goes first, then the key is released and the lease revoked. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.role === "holder") await this.resign("the agent is stopping");
+    else {
+      this.dropLease();
+      await this.address(() => this.ops.release());
+    }
+  }
+
+  private address(op: () => Promise<void>): Promise<void> {
+    this.addressQueue = this.addressQueue.then(op).catch((err: Error) => {
+      this.log({ kind: "vip-address-error", error: err.message });
+    });
+    return this.addressQueue;
+  }
+
+  /** Runs every FENCE_TICK_MS whatever else is pending: the fence, renewals, announcements. */
+  private guard(): void {
+    const now = performance.now();
+    if (this.role !== "holder") {
+      // a fenced host keeps renewing the lease it kept, to learn whether it still holds the key
+      if (this.lease !== undefined && now - this.lastSent >= RENEW_MS) {
+        this.lastSent = now;
+        this.keepAlive?.send();
+      }
+      return;
+    }
+    if (now >= this.deadline) {
+      this.stepDown(`no lease renewal acknowledged for ${Math.round(now - this.lastAck)} ms (fence)`, true);
+      return;
+    }
+    if (now - this.lastSent >= RENEW_MS) {
+      this.lastSent = now;
+      this.keepAlive?.send();
+    }
+    if (now - this.lastAnnounce >= ANNOUNCE_EVERY_MS) {
+      this.lastAnnounce = now;
+      this.ops.announce();
+    }
+  }
+
+  /** One step of the slower loop: campaign as a follower, watch health and the key as the holder. */
+  private async step(): Promise<void> {
+    if (this.busy || this.stopped) return;
+    this.busy = true;
+    try {
+      if (this.role === "holder") {
+        if (!this.healthy()) return await this.resign("no healthy backend behind this host's frontend");
+        if (performance.now() - this.lastKeyCheck >= HOLDER_CHECK_MS) {
+          this.lastKeyCheck = performance.now();
+          const kv = await this.etcd.get(this.key).catch(() => "unknown" as const);
+          if (kv !== "unknown" && this.role === "holder" && kv?.lease !== this.lease)
+            this.stepDown(`etcd names ${kv?.value || "no one"} as holder`);
+        }
+      } else if (this.healthy()) {
+        await this.campaign();
+      } else if (this.lease !== undefined) {
+        await this.releaseKey(); // fenced, then unhealthy: let a healthy host have the key
+      }
+    } catch (err) {
+      this.log({ kind: "vip-etcd-error", error: (err as Error).message });
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async campaign(): Promise<void> {
+    const kv = await this.etcd.get(this.key);
+    if (this.lease !== undefined) {
+      // fenced earlier with the lease kept: take the address back if the key is still ours and renewals are fresh
+      if (kv?.lease === this.lease && performance.now() < this.deadline)
+        return await this.acquire(0, "renewals resumed");
+      if (kv?.lease !== this.lease) this.dropLease();
+      return;
+    }
+    if (kv && kv.value !== RELEASED) return; // held by someone: wait, no fail-back
+    const lease = await this.grant();
+    const won = await this.etcd.txn(
+      [
+        kv
+          ? { key: this.key, target: "mod", equals: kv.modRevision }
+          : { key: this.key, target: "create", equals: 0n },
+      ],
+      [{ put: this.key, value: this.host, lease }],
+    );
+    if (!won.succeeded || this.stopped) {
+      this.dropLease();
+      return;
+    }
+    const t0 = performance.now();
+    this.role = "holder";
+    this.lastKeyCheck = t0;
+    if (!kv) {
+      // the old holder's lease expired: whoever held the address may still answer for it (a frozen agent)
+      while (this.role === "holder" && (await this.ops.claimedElsewhere())) {
+        if (performance.now() - t0 > CONFLICT_WAIT_MS) {
+          this.log({ kind: "vip-conflict", reason: "another machine answers ARP for the address" });
+          return await this.resign("another machine keeps answering for the address");
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await this.acquire(t0, kv ? "a clean hand-over" : "no holder (first, or the old lease expired)");
+  }
+
+  /** Adds the address and announces it, unless the host stopped being the holder meanwhile. */
+  private async acquire(since: number, after: string): Promise<void> {
+    this.role = "holder";
+    await this.address(async () => {
+      if (this.role === "holder") await this.ops.hold(ADDRESS_LIFETIME_S);
+    });
+    if (this.role !== "holder") return;
+    this.ops.announce();
+    this.lastAnnounce = performance.now();
+    setTimeout(() => this.role === "holder" && this.ops.announce(), 200).unref();
+    this.transition("vip-acquired", {
+      after,
+      ...(since > 0 && { probeMs: Math.round(performance.now() - since) }),
+    });
+  }
+
+  /** A new lease with its keep-alive stream; acknowledgements refresh the fence and the kernel lifetime. */
+  private async grant(): Promise<bigint> {
+    const sentAt = performance.now();
+    const { id } = await this.etcd.leaseGrant(this.settings.leaseTtlSeconds);
+    this.lease = id;
+    this.lastAck = sentAt;
+    this.lastSent = performance.now();
+    const open = () => {
+      this.keepAlive = this.etcd.keepAlive(
+        id,
+        (ttl, at) => {
+          if (this.lease !== id) return;
+          if (ttl <= 0) {
+            if (this.role === "holder") return this.stepDown("etcd says the lease is gone");
+            return this.dropLease(false);
+          }
+          this.lastAck = Math.max(this.lastAck, at);
+          if (this.role === "holder")
+            void this.address(async () => {
+              if (this.role === "holder" && this.lease === id && performance.now() < this.deadline)
+                await this.ops.hold(ADDRESS_LIFETIME_S);
+            });
+        },
+        () => {
+          // the stream broke: reopen (on the next endpoint); the fence keeps counting meanwhile
+          if (this.lease === id && !this.stopped) setTimeout(() => this.lease === id && open(), 100).unref();
+        },
+      );
+    };
+    open();
+    return id;
+  }
+
+  private dropLease(revoke = true): void {
+    const id = this.lease;
+    this.lease = undefined;
+    this.keepAlive?.close();
+    this.keepAlive = undefined;
+    if (revoke && id !== undefined) void this.etcd.leaseRevoke(id).catch(() => {});
+  }
+
+  /**
+   * Lets go at once: the address goes. Fenced, the lease is kept: when
+   * renewals resume (an etcd election stalled them; etcd extends leases
+   * across one) the host takes the address back at once, since nobody else
+   * can have been elected while its lease lived. Deposed, the lease goes.
+   */
+  private stepDown(reason: string, keepLease = false): void {
+    if (this.role !== "holder") return;
+    this.role = "follower";
+    if (!keepLease) this.dropLease();
+    void this.address(() => this.ops.release());
+    this.transition("vip-released", { reason });
+  }
+
+  /** A clean hand-over: the address goes first, then the key says released, then the lease is revoked. */
+  private async resign(reason: string): Promise<void> {
+    if (this.role !== "holder") return;
+    this.role = "follower";
+    await this.address(() => this.ops.release());
+    this.transition("vip-released", { reason });
+    await this.releaseKey();
+  }
+
+  /** Marks the key released if it is still this host's, then revokes the lease. */
+  private async releaseKey(): Promise<void> {
+    const lease = this.lease;
+    if (lease === undefined) return;
+    await this.etcd
+      .txn([{ key: this.key, target: "lease", equals: lease }], [{ put: this.key, value: RELEASED }])
+      .catch(() => {});
+    this.dropLease();
+  }
+
+  private transition(kind: string, detail: Record<string, unknown>): void {
+    this.transitions++;
+    this.lastTransition = Date.now() / 1000;
+    this.log({ kind, ...detail });
+  }
+}
