@@ -1,0 +1,132 @@
+/**
+ * The VIP manager's election, hand-over and fence against a real etcd on
+ * loopback; the address operations are recorded instead of done (the lab
+ * suite does them for real).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { EtcdClient, readEtcdTls } from "../../etcd/client.js";
+import { etcdSkipReason, startEtcd, type TestEtcd } from "../../etcd/etcd-fixtures.js";
+import { generatePki } from "../../pki/generate.js";
+import { scratch } from "../../pki/pki-fixtures.js";
+import { baseSpec, loadObject } from "../../spec/spec-fixtures.js";
+import type { AddressOps } from "./address.js";
+import { VipManager } from "./manager.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One shared segment: which fake host holds the address, with every change timed. */
+class Segment {
+  readonly holding = new Set<string>();
+  readonly log: { at: number; host: string; op: "hold" | "release" }[] = [];
+  maxHolders = 0;
+  ops(host: string): AddressOps {
+    return {
+      hold: async () => {
+        if (!this.holding.has(host)) this.log.push({ at: performance.now(), host, op: "hold" });
+        this.holding.add(host);
+        this.maxHolders = Math.max(this.maxHolders, this.holding.size);
+      },
+      release: async () => {
+        if (this.holding.delete(host)) this.log.push({ at: performance.now(), host, op: "release" });
+      },
+      claimedElsewhere: async () => [...this.holding].some((h) => h !== host),
+      announce: () => {},
+    };
+  }
+}
+
+describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
+  const dir = scratch("vip-manager");
+  const pki = join(dir, "pki");
+  let etcd: TestEtcd;
+  const clients: EtcdClient[] = [];
+  const managers: VipManager[] = [];
+  const segment = new Segment();
+  const health = new Map<string, boolean>([
+    ["a", true],
+    ["b", true],
+  ]);
+
+  const manager = (host: string) => {
+    const f = (p: string) => join(pki, "hosts/cp1/pki", p);
+    const client = new EtcdClient(
+      etcd.clientUrls,
+      readEtcdTls({
+        caFile: f("etcd/ca.crt"),
+        certFile: f("kubeha-agent-etcd-client.crt"),
+        keyFile: f("kubeha-agent-etcd-client.key"),
+      }),
+    );
+    clients.push(client);
+    const m = new VipManager(
+      { name: "api", address: "127.0.0.100", leaseTtlSeconds: 1 },
+      {
+        etcd: client,
+        host,
+        ops: segment.ops(host),
+        healthy: () => health.get(host) === true,
+        log: () => {},
+      },
+    );
+    managers.push(m);
+    return m;
+  };
+  const waitFor = async (cond: () => boolean, ms: number) => {
+    const end = Date.now() + ms;
+    while (!cond() && Date.now() < end) await sleep(10);
+    return cond();
+  };
+
+  before(async () => {
+    const spec = baseSpec();
+    spec.spec.network.hostCidr = "127.0.0.0/24";
+    spec.spec.hosts = [{ name: "cp1", address: "127.0.0.42", roles: ["controlplane", "etcd"] }];
+    spec.spec.controlPlane.endpoint.vip = "127.0.0.100";
+    delete spec.spec.ingress;
+    await generatePki(loadObject(spec).cluster, pki);
+    etcd = await startEtcd([{ name: "cp1", ip: "127.0.0.42" }], pki, join(dir, "etcd"));
+  });
+  after(async () => {
+    for (const m of managers) await m.stop().catch(() => {});
+    for (const c of clients) c.close();
+    await etcd.stop();
+  });
+
+  it("elects one holder; a clean hand-over on lost health takes well under 300 ms", async () => {
+    const a = manager("a");
+    const b = manager("b");
+    await Promise.all([a.start(), b.start()]);
+    assert.ok(await waitFor(() => segment.holding.size === 1, 15_000), "one host holds the address");
+    const [first] = [...segment.holding] as [string];
+    const other = first === "a" ? "b" : "a";
+    const t0 = performance.now();
+    health.set(first, false);
+    assert.ok(await waitFor(() => segment.holding.has(other), 2000), "the healthy host took over");
+    const took = performance.now() - t0;
+    assert.ok(took < 300, `hand-over took ${Math.round(took)} ms`);
+    assert.equal(segment.maxHolders, 1, "never two holders");
+    await sleep(1500);
+    health.set(first, true);
+    await sleep(1500);
+    assert.deepEqual([...segment.holding], [other], "no fail-back when the first host is healthy again");
+  });
+
+  it("lets go before the lease can expire when etcd stops answering (the fence)", async () => {
+    const [holder] = [...segment.holding] as [string];
+    const lastHold = () => segment.log.filter((e) => e.host === holder).at(-1)?.at ?? 0;
+    const killedAt = performance.now();
+    etcd.kill("cp1");
+    assert.ok(await waitFor(() => segment.holding.size === 0, 3000), "the holder let go");
+    const released = segment.log.at(-1);
+    assert.equal(released?.op, "release");
+    // the newest renewal was sent at most 200 ms before the kill; the fence is 1000 x 0.999 - 150 ms after it
+    const after = (released?.at ?? 0) - killedAt;
+    assert.ok(
+      after < 1000,
+      `released ${Math.round(after)} ms after etcd died, before any lease could expire`,
+    );
+    assert.ok(lastHold() <= (released?.at ?? 0));
+  });
+});
