@@ -99,9 +99,12 @@ export class EtcdClient {
     for (const c of this.clients) c.close();
   }
 
-  /** A unary call on the current endpoint; on a transport failure the next call goes to the next endpoint. */
-  private unary(method: string, request: Field[], timeoutMs = this.timeoutMs): Promise<Decoded> {
-    const index = this.current;
+  /**
+   * A unary call on the current endpoint (or endpoint `at`); on a transport
+   * failure of the current one the next call goes to the next endpoint.
+   */
+  private unary(method: string, request: Field[], timeoutMs = this.timeoutMs, at?: number): Promise<Decoded> {
+    const index = at ?? this.current;
     const client = this.clients[index] as grpc.Client;
     return new Promise((resolve, reject) => {
       client.makeUnaryRequest(
@@ -114,7 +117,10 @@ export class EtcdClient {
         (err, res) => {
           if (err || !res) {
             const code = err?.code ?? grpc.status.UNKNOWN;
-            if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED)
+            if (
+              index === this.current &&
+              (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED)
+            )
               this.current = (index + 1) % this.clients.length;
             return reject(new EtcdError(code, err?.details || err?.message || "etcd: empty response"));
           }
@@ -127,12 +133,13 @@ export class EtcdClient {
   /** A key (linearizable read unless `serializable`), or undefined when absent. */
   async get(
     key: string,
-    opts: { serializable?: boolean; timeoutMs?: number } = {},
+    opts: { serializable?: boolean; timeoutMs?: number; endpoint?: number } = {},
   ): Promise<KeyValue | undefined> {
     const res = await this.unary(
       "/etcdserverpb.KV/Range",
       rangeRequest(key, opts.serializable),
       opts.timeoutMs,
+      opts.endpoint,
     );
     const kv = messages(res, 2)[0];
     return kv && keyValue(kv);

@@ -22,6 +22,12 @@ export const STANDIN_SHUTDOWN_DELAY_MS = 3000;
 const endpoint = (address: string, port: number) =>
   `${address.includes(":") ? `[${address}]` : address}:${port}`;
 
+/** The etcd members, `host`'s own first: it answers even when links to the others fail. */
+const ownMemberFirst = (cluster: Cluster, host: Host) =>
+  [...new HostList(cluster.hosts).etcdMembers()].sort(
+    (a, b) => Number(b.name === host.name) - Number(a.name === host.name),
+  );
+
 /** The agent config of `host`. */
 export function renderAgentConfig(cluster: Cluster, host: Host): AgentConfig {
   const hosts = new HostList(cluster.hosts);
@@ -58,10 +64,7 @@ export function renderAgentConfig(cluster: Cluster, host: Host): AgentConfig {
   }
   if (!host.roles.includes("controlplane") || cp.endpoint.mode !== "vip")
     return { host: host.name, metricsPort: AGENT_METRICS_PORT, frontends, vips: [] };
-  // this host's own member first
-  const members = [...hosts.etcdMembers()].sort(
-    (a, b) => Number(b.name === host.name) - Number(a.name === host.name),
-  );
+  const members = ownMemberFirst(cluster, host);
   return {
     host: host.name,
     address: host.address,
@@ -93,7 +96,7 @@ export function renderStandinConfig(cluster: Cluster, host: Host): StandinConfig
     certFile: `${pki}/apiserver.crt`,
     keyFile: `${pki}/apiserver.key`,
     etcd: {
-      endpoints: new HostList(cluster.hosts).etcdMembers().map(clientUrl),
+      endpoints: ownMemberFirst(cluster, host).map(clientUrl),
       caFile: `${pki}/etcd/ca.crt`,
       certFile: `${pki}/apiserver-etcd-client.crt`,
       keyFile: `${pki}/apiserver-etcd-client.key`,

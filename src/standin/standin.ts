@@ -37,20 +37,39 @@ export const StandinConfigSchema = z.strictObject({
 export type StandinConfig = z.output<typeof StandinConfigSchema>;
 
 const READ_TIMEOUT_MS = 2000;
+const HEDGE_MS = 150;
 const PROBE_KEY = "/kubeha/standin/readyz";
 
-/** A linearizable read through any etcd endpoint within 2 s. */
-async function etcdRead(etcd: EtcdClient): Promise<boolean> {
+/**
+ * A linearizable read within 2 s through any etcd endpoint, hedged like a
+ * real apiserver's balancing client: the first endpoint (this host's own
+ * member) is asked at once, each next one HEDGE_MS later while none has
+ * answered, so one dead or silent member does not make every apiserver
+ * unready for longer than a load balancer's check timeout.
+ */
+function etcdRead(etcd: EtcdClient): Promise<boolean> {
   const deadline = Date.now() + READ_TIMEOUT_MS;
-  for (let i = 0; i < etcd.size && Date.now() < deadline; i++) {
-    try {
-      await etcd.get(PROBE_KEY, { timeoutMs: deadline - Date.now() });
-      return true;
-    } catch {
-      // the client moves on to the next endpoint
-    }
-  }
-  return false;
+  return new Promise((resolve) => {
+    let asked = 0;
+    let failed = 0;
+    let done = false;
+    const finish = (ok: boolean) => {
+      if (done) return;
+      done = true;
+      clearInterval(hedge);
+      resolve(ok);
+    };
+    // the next endpoint is asked when one fails, or when HEDGE_MS pass without an answer
+    const next = () => {
+      if (done || asked >= etcd.size) return;
+      etcd.get(PROBE_KEY, { timeoutMs: Math.max(1, deadline - Date.now()), endpoint: asked++ }).then(
+        () => finish(true),
+        () => (++failed === etcd.size ? finish(false) : next()),
+      );
+    };
+    const hedge = setInterval(next, HEDGE_MS);
+    next();
+  });
 }
 
 /** A running stand-in. */
