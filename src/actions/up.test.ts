@@ -33,7 +33,14 @@ function fakes() {
     ],
     ...fakeEtcdAuth(),
   ];
-  const hosts = new Map(["cp1", "cp2", "cp3", "w1"].map((n) => [n, new FakeHost(script)]));
+  // cp1 holds the API VIP
+  const vip = (n: string): Script => [
+    [
+      /^ip -o addr show to /,
+      { stdout: n === "cp1" ? "2: eth0    inet 192.168.61.100/32 scope global eth0\n" : "" },
+    ],
+  ];
+  const hosts = new Map(["cp1", "cp2", "cp3", "w1"].map((n) => [n, new FakeHost([...vip(n), ...script])]));
   const connect: Connector = async (host) => hosts.get(host.name) as FakeHost;
   return { hosts, connect };
 }
