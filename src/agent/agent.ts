@@ -48,6 +48,7 @@ export async function startAgent(
         host: config.host,
         ops: ipAddressOps(v.address, dev),
         healthy: () => frontend.healthy,
+        ownMember: new URL(config.etcd?.endpoints[0] ?? "https://none").hostname === config.address,
         log,
       }),
     );

@@ -87,8 +87,8 @@ export class EtcdClient {
         new grpc.Client(new URL(e).host, creds, {
           "grpc.initial_reconnect_backoff_ms": 100,
           "grpc.max_reconnect_backoff_ms": 1000,
-          "grpc.keepalive_time_ms": 1000,
-          "grpc.keepalive_timeout_ms": 1000,
+          // no gRPC keep-alive pings: etcd answers pings more often than every 5 s with GOAWAY;
+          // deadlines on every call (and the VIP fence) notice a dead member instead
         }),
     );
     this.timeoutMs = timeoutMs;
@@ -165,6 +165,13 @@ export class EtcdClient {
       .find(Boolean);
     const kv = range && messages(range, 2)[0];
     return { succeeded: int(res, 2) === 1n, ...(kv && { kv: keyValue(kv) }) };
+  }
+
+  /** Whether the member at `endpoint` is the raft leader (Maintenance.Status). */
+  async isLeader(endpoint: number, timeoutMs = this.timeoutMs): Promise<boolean> {
+    const res = await this.unary("/etcdserverpb.Maintenance/Status", [], timeoutMs, endpoint);
+    const header = messages(res, 1)[0];
+    return header !== undefined && int(header, 2) === int(res, 4) && int(res, 4) !== 0n;
   }
 
   /** Grants a lease of `ttlSeconds`; returns its id and the TTL etcd granted. */

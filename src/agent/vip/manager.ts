@@ -23,19 +23,30 @@
  * etcd revokes expired leases in a loop every 500 ms, so the next election
  * comes 0 to 500 ms after the expiry: slack this margin does not count on.
  * So with T = 1 s the holder lets go at most 849 ms after its newest
- * acknowledged renewal request was sent; renewals go out every 200 ms.
+ * acknowledged renewal request was sent. Renewals go out every 100 ms, so
+ * an etcd leader election (500 ms in the lab) ends before the fence does:
+ * the renewals sent meanwhile are acknowledged once a leader is back.
  *
  * The kernel as last line. The address is added with valid_lft =
- * preferred_lft = 1 s, refreshed after every acknowledged renewal, so a
- * frozen or killed agent cannot keep it: measured on this kernel, it goes
- * 1.001 to 1.264 s after the last refresh (2.005 to 2.335 s for a 2 s
- * lifetime: IPv4 lifetimes are checked on a rounded timer; `node
- * bench/vip-kernel-lifetime.mjs` measures it). That is
- * ahead of a lease of T >= 2 s by itself, not of T = 1 s; so a host that wins
+ * preferred_lft = 1 s, refreshed after acknowledged renewals (at most every
+ * 250 ms), so a frozen or killed agent cannot keep it: measured on this
+ * kernel, it goes 1.001 to 1.264 s after the last refresh (2.005 to 2.335 s
+ * for a 2 s lifetime: IPv4 lifetimes are checked on a rounded timer; `node
+ * bench/vip-kernel-lifetime.mjs` measures it). That is ahead of a lease of
+ * T >= 2 s by itself, not of T = 1 s; so a host that wins
  * because the old lease expired first asks the segment whether anyone still
  * answers for the address (ARP duplicate detection) and waits while someone
  * does. The unit's ExecStopPost removes the address after any exit of the
  * agent, kill -9 included, before systemd restarts it.
+ *
+ * Apart from the etcd leader. Losing the etcd leader costs an etcd
+ * election, and the new leader extends every lease by an election timeout:
+ * if the VIP holder's host is also the etcd leader, its power-off costs
+ * both, about 2.5 s instead of 1.2 s with the lab's timings (measured by
+ * bench/vip-failover.mjs). And the leader's own agent would win most
+ * elections, its member answering first. So a host whose own member leads
+ * lets the others campaign first for LEADER_YIELD_MS after the VIP falls
+ * vacant, and campaigns itself only when nobody else did.
  */
 import type { EtcdClient } from "../../etcd/client.js";
 import type { AddressOps } from "./address.js";
@@ -44,7 +55,9 @@ export const VIP_PREFIX = "/kubeha/vip/";
 const RHO = 0.001;
 const MARGIN_MS = 150;
 const FENCE_TICK_MS = 50;
-const RENEW_MS = 200;
+const RENEW_MS = 100;
+/** The kernel lifetime is refreshed at most this often. */
+const REFRESH_MS = 250;
 /** Followers read the election key this often. */
 const POLL_MS = 50;
 /** The holder re-reads the key this often to learn of another leader. */
@@ -54,6 +67,8 @@ const ANNOUNCE_EVERY_MS = 5000;
 export const ADDRESS_LIFETIME_S = 1;
 /** How long a new holder waits for another machine to stop answering for the address before it gives up. */
 const CONFLICT_WAIT_MS = 3000;
+/** How long the etcd leader's host leaves a vacant VIP to the other hosts. */
+const LEADER_YIELD_MS = 300;
 /** The value of a key released by a clean hand-over. */
 const RELEASED = "";
 
@@ -71,7 +86,10 @@ export class VipManager {
   private readonly host: string;
   private readonly ops: AddressOps;
   private readonly healthy: () => boolean;
+  private readonly ownMember: boolean;
   private readonly log: (e: VipEvent) => void;
+  /** When this host first saw the VIP vacant (0: it is held). */
+  private vacantSince = 0;
 
   private role: "follower" | "holder" = "follower";
   private lease: bigint | undefined;
@@ -79,6 +97,7 @@ export class VipManager {
   /** performance.now() when the newest acknowledged renewal (or the grant) was sent. */
   private lastAck = 0;
   private lastSent = 0;
+  private lastRefresh = 0;
   private lastKeyCheck = 0;
   private lastAnnounce = 0;
   private busy = false;
@@ -97,6 +116,8 @@ export class VipManager {
       host: string;
       ops: AddressOps;
       healthy: () => boolean;
+      /** Whether the etcd client's first endpoint is this host's own member. */
+      ownMember?: boolean;
       log: (e: VipEvent) => void;
     },
   ) {
@@ -105,6 +126,7 @@ export class VipManager {
     this.host = deps.host;
     this.ops = deps.ops;
     this.healthy = deps.healthy;
+    this.ownMember = deps.ownMember ?? false;
     this.log = (e) => deps.log({ vip: settings.name, address: settings.address, ...e });
   }
 
@@ -205,7 +227,19 @@ export class VipManager {
       if (kv?.lease !== this.lease) this.dropLease();
       return;
     }
-    if (kv && kv.value !== RELEASED) return; // held by someone: wait, no fail-back
+    if (kv && kv.value !== RELEASED) {
+      this.vacantSince = 0;
+      return; // held by someone: wait, no fail-back
+    }
+    const now = performance.now();
+    this.vacantSince ||= now;
+    if (
+      now - this.vacantSince < LEADER_YIELD_MS &&
+      this.ownMember &&
+      (await this.etcd.isLeader(0).catch(() => false))
+    )
+      return;
+    this.vacantSince = 0;
     const lease = await this.grant();
     const won = await this.etcd.txn(
       [
@@ -268,11 +302,13 @@ export class VipManager {
             return this.dropLease(false);
           }
           this.lastAck = Math.max(this.lastAck, at);
-          if (this.role === "holder")
+          if (this.role === "holder" && performance.now() - this.lastRefresh >= REFRESH_MS) {
+            this.lastRefresh = performance.now();
             void this.address(async () => {
               if (this.role === "holder" && this.lease === id && performance.now() < this.deadline)
                 await this.ops.hold(ADDRESS_LIFETIME_S);
             });
+          }
         },
         () => {
           // the stream broke: reopen (on the next endpoint); the fence keeps counting meanwhile

@@ -82,6 +82,26 @@ describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
     assert.equal(watch.overlapMs(), 0, "ms during which two hosts held the VIP");
   });
 
+  it("is not held by the etcd leader's host, and stays put without a gap when that host dies", async () => {
+    const status = lab.ssh(
+      "cp1",
+      "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key endpoint status --cluster -w simple",
+    ).stdout;
+    const leaderAddress = status
+      .split("\n")
+      .find((l) => l.split(", ")[4] === "true")
+      ?.match(/\/\/([\d.]+):/)?.[1];
+    const leader = CPS.find((h) => lab.host(h).address === leaderAddress) as string;
+    const holder = (await waitHolder(1000)) as string;
+    assert.ok(leader, status);
+    assert.notEqual(holder, leader, "the etcd leader's host leaves the VIP to the others");
+    await lab.kill(leader);
+    await sleep(5000);
+    assert.deepEqual(holders(), [holder], "the VIP stayed where it was");
+    assert.equal(watch.intervals(holder).length, 1, "without a gap: renewals outlived the etcd election");
+    await lab.start(leader);
+  });
+
   it("moves when the holder's host is powered off, and does not fail back when it returns", async () => {
     const old = (await waitHolder(1000)) as string;
     const probe = probeVip(vip, 6443, 9000);
