@@ -34,6 +34,7 @@ spec:
       vip: 192.168.61.100       # a free address inside hostCidr
       port: 6443
       dnsNames: [api.example.com]
+      leaseTtlSeconds: 2        # the VIP holder's etcd lease; at least 1.5 x electionMs, rounded up
     # mode: external            # or your own L4 load balancer:
     # address: lb.example.com
     nodeLocalProxy: { port: 6443 }   # 127.0.0.1:6443 on every host without an apiserver
