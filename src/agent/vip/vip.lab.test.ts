@@ -64,8 +64,28 @@ describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
   after(async () => {
     await Lab.down(labDir, log);
   });
+  /** The host whose etcd member leads. */
+  const etcdLeader = () => {
+    const status = lab.ssh(
+      running()[0] as string,
+      "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key endpoint status --cluster -w simple",
+    ).stdout;
+    const address = status
+      .split("\n")
+      .find((l) => l.split(", ")[4] === "true")
+      ?.match(/\/\/([\d.]+):/)?.[1];
+    return CPS.find((h) => lab.host(h).address === address);
+  };
+
   beforeEach(async () => {
-    assert.ok(await waitHolder(15_000), "one host holds the VIP before the test");
+    // one holder, and not the etcd leader's host (it hands the VIP over 3 s after an election made it lead)
+    let holder: string | undefined;
+    for (let i = 0; i < 100 && (!holder || holder === etcdLeader()); i++) {
+      await sleep(200);
+      holder = await waitHolder(15_000);
+    }
+    assert.ok(holder, "one host holds the VIP before the test");
+    assert.notEqual(holder, etcdLeader(), "the etcd leader's host leaves the VIP to the others");
     watch = new HoldWatch(
       labDir,
       running().map((h) => lab.host(h)),
@@ -82,24 +102,22 @@ describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
     assert.equal(watch.overlapMs(), 0, "ms during which two hosts held the VIP");
   });
 
-  it("is not held by the etcd leader's host, and stays put without a gap when that host dies", async () => {
-    const status = lab.ssh(
-      "cp1",
-      "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key endpoint status --cluster -w simple",
-    ).stdout;
-    const leaderAddress = status
-      .split("\n")
-      .find((l) => l.split(", ")[4] === "true")
-      ?.match(/\/\/([\d.]+):/)?.[1];
-    const leader = CPS.find((h) => lab.host(h).address === leaderAddress) as string;
+  it("stays on its host when the etcd leader's host dies", async () => {
+    const leader = etcdLeader() as string;
     const holder = (await waitHolder(1000)) as string;
-    assert.ok(leader, status);
-    assert.notEqual(holder, leader, "the etcd leader's host leaves the VIP to the others");
     await lab.kill(leader);
-    await sleep(5000);
-    assert.deepEqual(holders(), [holder], "the VIP stayed where it was");
-    assert.equal(watch.intervals(holder).length, 1, "without a gap: renewals outlived the etcd election");
-    await lab.start(leader);
+    try {
+      await sleep(2500); // the election is over; a hand-over because the holder now leads would come after 3 s
+      assert.deepEqual(holders(), [holder], "the VIP stayed where it was");
+      for (const h of running().filter((h) => h !== holder))
+        assert.deepEqual(watch.intervals(h), [], `${h} never held the VIP`);
+      // during the etcd election no renewal is acknowledged: the holder may fence itself, then takes the
+      // address back as soon as renewals resume, since its lease outlived the election
+      const gaps = watch.intervals(holder).slice(1);
+      assert.ok(gaps.length <= 1, `at most one gap: ${JSON.stringify(watch.intervals(holder))}`);
+    } finally {
+      await lab.start(leader);
+    }
   });
 
   it("moves when the holder's host is powered off, and does not fail back when it returns", async () => {
@@ -107,13 +125,17 @@ describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
     const probe = probeVip(vip, 6443, 9000);
     await sleep(1000);
     await lab.kill(old);
-    const next = await waitHolder(10_000, old);
-    assert.ok(next, "another host took the VIP");
-    const { outages } = await probe;
-    assert.equal(outages.length, 1, `one outage: ${JSON.stringify(outages)}`);
-    await lab.start(old);
-    await sleep(4000);
-    assert.deepEqual(holders(), [next], "the VIP stays where it went");
+    try {
+      const next = await waitHolder(10_000, old);
+      assert.ok(next, "another host took the VIP");
+      const { outages } = await probe;
+      assert.equal(outages.length, 1, `one outage: ${JSON.stringify(outages)}`);
+      await lab.start(old);
+      await sleep(4000);
+      assert.deepEqual(holders(), [next], "the VIP stays where it went");
+    } finally {
+      if (!running().includes(old)) await lab.start(old);
+    }
   });
 
   it("moves at once when the holder's agent stops, and on kill -9 the address goes with the agent", async () => {
