@@ -68,12 +68,14 @@ describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
     await Lab.down(labDir, log);
   });
 
-  it("fails no request while a stand-in is killed with SIGKILL", async () => {
+  it("fails no new request while a stand-in is killed with SIGKILL", async () => {
     const loop = clientLoop(150);
     await sleep(1000);
     assert.equal(lab.ssh("cp2", "systemctl kill -s KILL kubeha-apiserver-standin").code, 0);
     const r = await loop.done;
-    assert.equal(r.stdout.trim(), "0", "failed requests");
+    // at most the one request in flight on the killed stand-in after its TLS reply (no L4 proxy can replay
+    // that); a backend killed before it answered is replaced transparently
+    assert.ok(Number(r.stdout.trim()) <= 1, `failed requests: ${r.stdout.trim()}`);
   });
 
   it("drains a stand-in that is stopped: no failed request, out of rotation within the detection time", async () => {

@@ -84,7 +84,9 @@ describe("L4 frontend", () => {
     await sleep(150);
     await backends[1]?.kill();
     await loop;
-    assert.equal(failed, 0, `${failed} of ${done + failed} requests failed`);
+    // the one request a sequential client may have in flight on the killed backend after its TLS reply can
+    // fail (no L4 proxy can replay it); every other one, and every connect, goes through
+    assert.ok(failed <= 1, `${failed} of ${done + failed} requests failed`);
     assert.equal(fe.backends[1]?.state, "down");
   });
 

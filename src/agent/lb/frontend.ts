@@ -19,6 +19,9 @@ export type FrontendEvent =
   | { kind: "reload"; backends: string[] }
   | { kind: "reload-refused"; reason: string };
 
+/** The most client bytes held back for a replay before the first backend byte. */
+const REPLAY_LIMIT = 64 * 1024;
+
 export class Frontend {
   readonly config: FrontendConfig;
   backends: Backend[];
@@ -106,17 +109,27 @@ export class Frontend {
     this.timers.set(b, setTimeout(tick, 0));
   }
 
-  private takeOut(b: Backend, reason: string): void {
+  private takeOut(b: Backend, reason: string, closeSessions = true): void {
     b.state = "down";
     b.successes = 0;
-    const closed = b.sessions.size;
-    for (const s of b.sessions) s.destroy();
+    const closed = closeSessions ? b.sessions.size : 0;
+    if (closeSessions) for (const s of b.sessions) s.destroy();
     this.onEvent({ kind: "backend-down", backend: b.endpoint, reason, closed });
   }
 
   private handle(client: Socket): void {
     const tried = new Set<Backend>();
     let upstream: Socket | undefined;
+    // the client's bytes until a backend answers, so a backend that dies before sending a single byte
+    // (for TLS: before its handshake reply, so nothing was processed) can be replaced transparently
+    const early = { chunks: [] as Buffer[], bytes: 0, answered: false };
+    const keep = (d: Buffer) => {
+      if (early.answered) return;
+      early.chunks.push(d);
+      early.bytes += d.length;
+      if (early.bytes > REPLAY_LIMIT) early.answered = true; // too much to hold: no replay
+    };
+    client.on("data", keep);
     client.once("error", () => upstream?.destroy());
     const attempt = () => {
       if (client.destroyed) return;
@@ -135,7 +148,7 @@ export class Frontend {
       );
       up.once("error", (err) => {
         clearTimeout(timer);
-        if (upstream === up) return client.destroy();
+        if (upstream === up) return;
         b.connectFailures++;
         if (b.state === "up") this.takeOut(b, `connect failed: ${err.message}`);
         attempt();
@@ -144,33 +157,63 @@ export class Frontend {
         clearTimeout(timer);
         if (client.destroyed) return up.destroy();
         upstream = up;
-        this.session(b, client, up);
+        if (early.chunks.length > 0) up.write(Buffer.concat(early.chunks));
+        up.once("data", () => {
+          early.answered = true;
+          early.chunks = [];
+          client.off("data", keep);
+        });
+        this.session(b, client, up, () => {
+          if (early.answered || client.destroyed) return false;
+          if (b.state === "up") this.takeOut(b, "closed a session before answering", false);
+          attempt();
+          return true;
+        });
       });
     };
     attempt();
   }
 
-  private session(b: Backend, client: Socket, up: Socket): void {
+  /**
+   * Pipes client and backend until either closes. When the backend closes
+   * first, `replay` may hand the client to another backend (it returns true
+   * when it did: the backend had not answered yet).
+   */
+  private session(b: Backend, client: Socket, up: Socket, replay: () => boolean): void {
     b.connects++;
     b.active++;
     b.sessions.add(client);
     let open = true;
-    const end = () => {
-      if (!open) return;
+    const close = () => {
+      if (!open) return false;
       open = false;
       b.active--;
       b.sessions.delete(client);
+      client.off("close", end);
+      client.off("error", end);
+      client.unpipe(up);
+      up.destroy();
+      return true;
+    };
+    const end = () => {
+      if (!close()) return;
       b.bytesIn += client.bytesRead;
       b.bytesOut += client.bytesWritten;
       client.destroy();
-      up.destroy();
+    };
+    const upEnded = () => {
+      if (!open) return;
+      if (close() && replay()) return;
+      b.bytesIn += client.bytesRead;
+      b.bytesOut += client.bytesWritten;
+      client.end(() => client.destroy()); // what the backend sent reaches the client first
     };
     client.on("close", end);
-    up.on("close", end);
-    up.on("error", end);
     client.on("error", end);
+    up.on("close", upEnded);
+    up.on("error", upEnded);
     client.pipe(up);
-    up.pipe(client);
+    up.pipe(client, { end: false });
     client.resume();
   }
 }
