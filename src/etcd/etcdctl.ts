@@ -46,6 +46,18 @@ export async function memberList(t: Transport, endpoints?: string): Promise<Memb
     });
 }
 
+/** The client URL of the member that leads, from `endpoint status` over `endpoints`, or undefined. */
+export async function leaderEndpoint(
+  t: Transport,
+  endpoints: readonly string[],
+): Promise<string | undefined> {
+  const status = await etcdctl(t, "endpoint status -w simple", endpoints.join(","));
+  return status.stdout
+    .split("\n")
+    .find((l) => l.split(", ")[4] === "true")
+    ?.split(", ")[0];
+}
+
 /** Whether every endpoint answers a health check (a quorum read through each). */
 export async function allHealthy(t: Transport, endpoints: readonly string[]): Promise<boolean> {
   return (await etcdctl(t, "endpoint health", endpoints.join(","))).code === 0;

@@ -10,7 +10,7 @@
 import { ExpectedExit, HostError } from "../core/errors.js";
 import type { DeployContext, DeployHost } from "../deploy/context.js";
 import { clearPending, must, writeFile } from "../deploy/remote.js";
-import { etcdctl, type Member, memberList, waitFor } from "../etcd/etcdctl.js";
+import { etcdctl, leaderEndpoint, type Member, memberList, waitFor } from "../etcd/etcdctl.js";
 import { etcdQuorum } from "../plan/quorum.js";
 import { ETCD_BOOTSTRAP_ENV, peerUrl, renderBootstrapEnv } from "../render/etcd-unit.js";
 import { shq } from "../transport/transport.js";
@@ -121,8 +121,13 @@ async function join(
     const memberId = id ?? (await memberList(t))?.find((m) => m.peerUrls.includes(peerUrl(host.spec)))?.id;
     if (!memberId)
       throw new HostError(host.spec.name, ctx.phase, "its learner entry vanished from the member list");
+    // sent to the leader: etcd 3.4 fails a promote forwarded by a follower when auth is on (etcd-io/etcd#20757)
+    const voters = live.filter((m) => !m.isLearner).flatMap((m) => m.clientUrls.slice(0, 1));
     const promoted = await waitFor(
-      async () => (await etcdctl(t, `member promote ${memberId}`)).code === 0,
+      async () => {
+        const leader = await leaderEndpoint(t, voters);
+        return (await etcdctl(t, `member promote ${memberId}`, leader)).code === 0;
+      },
       PROMOTE_TIMEOUT_MS,
       1000,
     );

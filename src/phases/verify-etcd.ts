@@ -1,7 +1,7 @@
 /** Verify etcd: the members are exactly the spec's, none a learner, every one healthy through mTLS; name the leader. */
 import { HostError } from "../core/errors.js";
 import type { DeployContext } from "../deploy/context.js";
-import { allHealthy, etcdctl, memberList } from "../etcd/etcdctl.js";
+import { allHealthy, leaderEndpoint, memberList } from "../etcd/etcdctl.js";
 import { clientUrl } from "../render/etcd-unit.js";
 import type { Phase } from "./phase.js";
 
@@ -28,11 +28,7 @@ export const VerifyEtcd: Phase = {
     const endpoints = members.map((m) => clientUrl(m.spec));
     if (!(await allHealthy(t, endpoints)))
       throw new HostError(via.spec.name, ctx.phase, "not every etcd member is healthy");
-    const status = await etcdctl(t, "endpoint status -w simple", endpoints.join(","));
-    const leaderUrl = status.stdout
-      .split("\n")
-      .find((l) => l.split(", ")[4] === "true")
-      ?.split(", ")[0];
+    const leaderUrl = await leaderEndpoint(t, endpoints);
     const leader = members.find((m) => clientUrl(m.spec) === leaderUrl)?.spec.name ?? "unknown";
     ctx.report.info(`etcd: ${members.length} members healthy over mTLS, leader ${leader}`);
   },
