@@ -95,9 +95,13 @@ async function join(
             t,
             `member add ${shq(host.spec.name)} --peer-urls=${shq(peerUrl(host.spec))} --learner`,
           );
-          last = r.stderr.trim().split("\n").at(-1) ?? "";
+          last = (r.stderr || r.stdout).trim().split("\n").at(-1) ?? "";
           id = r.stdout.match(/Member ([0-9a-f]+) added/)?.[1];
-          return r.code === 0 || !/unhealthy cluster/.test(r.stderr);
+          if (id) return true;
+          // an add that went through although its answer was lost: the member is listed already
+          id = (await memberList(t))?.find((m) => m.peerUrls.includes(peerUrl(host.spec)))?.id;
+          // anything else (unhealthy cluster, not enough started members, a timeout) is retried
+          return id !== undefined || /permission denied/.test(r.stderr);
         },
         RECONFIG_TIMEOUT_MS,
         1000,
