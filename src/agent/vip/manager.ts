@@ -42,20 +42,11 @@
  * does. The unit's ExecStopPost removes the address after any exit of the
  * agent, kill -9 included, before systemd restarts it.
  *
- * Apart from the etcd leader. Losing the etcd leader costs an etcd
- * election, and the new leader extends every lease by an election timeout:
- * if the VIP holder's host is also the etcd leader, its power-off costs
- * both, about 2.5 s instead of 1.2 s with the lab's timings (measured by
- * bench/vip-failover.mjs). And the leader's own agent would win most
- * elections, its member answering first. So a host whose own member leads
- * lets the others campaign first for LEADER_YIELD_MS after the VIP falls
- * vacant, and campaigns itself only when nobody else did; and a holder whose
- * member an etcd election made the leader hands the VIP over cleanly after
- * REBALANCE_AFTER_MS (a planned move of a few hundred ms instead of a 2.5 s
- * outage at the next failure).
+ * Where the VIP should not be, the etcd leader's host: see leader.ts.
  */
 import type { EtcdClient } from "../../etcd/client.js";
 import type { AddressOps } from "./address.js";
+import { LeaderAvoidance } from "./leader.js";
 
 export const VIP_PREFIX = "/kubeha/vip/";
 const RHO = 0.001;
@@ -73,12 +64,6 @@ const ANNOUNCE_EVERY_MS = 5000;
 export const ADDRESS_LIFETIME_S = 1;
 /** How long a new holder waits for another machine to stop answering for the address before it gives up. */
 const CONFLICT_WAIT_MS = 3000;
-/** How long the etcd leader's host leaves a vacant VIP to the other hosts. */
-const LEADER_YIELD_MS = 300;
-/** A holder whose own member has led etcd this long hands the VIP over (a planned move, ~0.2 s) ... */
-const REBALANCE_AFTER_MS = 3000;
-/** ... at most this often, so a cluster where only the leader's host is healthy does not flap. */
-const REBALANCE_EVERY_MS = 60_000;
 /** The value of a key released by a clean hand-over. */
 const RELEASED = "";
 
@@ -96,13 +81,8 @@ export class VipManager {
   private readonly host: string;
   private readonly ops: AddressOps;
   private readonly healthy: () => boolean;
-  private readonly ownMember: boolean;
+  private readonly placement: LeaderAvoidance;
   private readonly log: (e: VipEvent) => void;
-  /** When this host first saw the VIP vacant (0: it is held). */
-  private vacantSince = 0;
-  /** Since when this holder's own member has led etcd (0: it does not). */
-  private leaderSince = 0;
-  private lastRebalance = Number.NEGATIVE_INFINITY;
 
   private role: "follower" | "holder" = "follower";
   private lease: bigint | undefined;
@@ -139,7 +119,7 @@ export class VipManager {
     this.host = deps.host;
     this.ops = deps.ops;
     this.healthy = deps.healthy;
-    this.ownMember = deps.ownMember ?? false;
+    this.placement = new LeaderAvoidance(deps.etcd, deps.ownMember ?? false);
     this.log = (e) => deps.log({ vip: settings.name, address: settings.address, ...e });
   }
 
@@ -218,7 +198,7 @@ export class VipManager {
           const kv = await this.etcd.get(this.key).catch(() => "unknown" as const);
           if (kv !== "unknown" && this.role === "holder" && kv?.lease !== this.lease)
             this.stepDown(`etcd names ${kv?.value || "no one"} as holder`);
-          else if (await this.ledTooLong())
+          else if (await this.placement.ledTooLong())
             await this.resign(
               "this host's etcd member leads; handing the VIP to a host whose member does not",
             );
@@ -235,26 +215,6 @@ export class VipManager {
     }
   }
 
-  /**
-   * Whether this host's own member has led etcd for REBALANCE_AFTER_MS while
-   * it held the VIP (an etcd election put the leader here), and no hand-over
-   * for that reason happened in the last REBALANCE_EVERY_MS.
-   */
-  private async ledTooLong(): Promise<boolean> {
-    if (!this.ownMember) return false;
-    const now = performance.now();
-    if (!(await this.etcd.isLeader(0).catch(() => false))) {
-      this.leaderSince = 0;
-      return false;
-    }
-    this.leaderSince ||= now;
-    if (now - this.leaderSince < REBALANCE_AFTER_MS || now - this.lastRebalance < REBALANCE_EVERY_MS)
-      return false;
-    this.lastRebalance = now;
-    this.leaderSince = 0;
-    return true;
-  }
-
   private async campaign(): Promise<void> {
     const kv = await this.etcd.get(this.key);
     if (this.lease !== undefined) {
@@ -265,18 +225,10 @@ export class VipManager {
       return;
     }
     if (kv && kv.value !== RELEASED) {
-      this.vacantSince = 0;
+      this.placement.held();
       return; // held by someone: wait, no fail-back
     }
-    const now = performance.now();
-    this.vacantSince ||= now;
-    if (
-      now - this.vacantSince < LEADER_YIELD_MS &&
-      this.ownMember &&
-      (await this.etcd.isLeader(0).catch(() => false))
-    )
-      return;
-    this.vacantSince = 0;
+    if (await this.placement.yieldVacancy()) return;
     const lease = await this.grant();
     const won = await this.etcd.txn(
       [
