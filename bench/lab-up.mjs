@@ -5,9 +5,9 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { bin, median } from "./common.mjs";
 
 const rounds = Number(process.argv[2] ?? 3);
-const bin = new URL("../bin/kubeha.js", import.meta.url).pathname;
 const work = mkdtempSync("/var/tmp/kubeha-bench-lab-");
 const dir = join(work, "lab");
 
@@ -20,7 +20,6 @@ function time(args, env = {}) {
   if (r.status !== 0) throw new Error(`kubeha ${args.join(" ")} failed (${r.status})`);
   return (performance.now() - t0) / 1000;
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const coldCache = join(work, "cache");
 const cold = time(["lab", "up"], { KUBEHA_CACHE: coldCache });

@@ -10,21 +10,15 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { bin, kubeha, sleep } from "./common.mjs";
 
 const trials = Number(process.argv[2] ?? 3);
-const bin = new URL("../bin/kubeha.js", import.meta.url).pathname;
 const work = mkdtempSync("/var/tmp/kubeha-bench-failover-");
 const dir = join(work, "lab");
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CIDR = "192.168.235";
 const cps = ["cp1", "cp2", "cp3"];
 const addr = (h) => `${CIDR}.${11 + cps.indexOf(h)}`;
 
-function kubeha(...args) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`kubeha ${args.join(" ")}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
 const ssh = (host, cmd) => kubeha("lab", "ssh", host, "--dir", dir, "--", cmd);
 const sshAsync = (host, cmd) =>
   new Promise((resolve) => {

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { median, sleep } from "./common.mjs";
 
 const rounds = Number(process.argv[2] ?? 3);
 const seconds = Number(process.argv[3] ?? 5);
@@ -18,8 +19,6 @@ const dir = mkdtempSync(join(tmpdir(), "kubeha-bench-lb-"));
 const agentBin = new URL("../dist/kubeha-node", import.meta.url).pathname;
 const BACKENDS = [18081, 18082, 18083];
 const FRONT = 18443;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const children = [];
 
 function start(cmd, args) {

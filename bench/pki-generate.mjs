@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { generatePki } from "../dist/pki/generate.js";
 import { loadSpec } from "../dist/spec/load.js";
 import { baseSpec, loadObject } from "../dist/spec/spec-fixtures.js";
+import { median } from "./common.mjs";
 
 const rounds = Number(process.argv[2] ?? 5);
 
@@ -24,8 +25,6 @@ function bigSpec(n) {
   }));
   return loadObject(spec).cluster;
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(name, cluster) {
   const cold = [];

@@ -5,10 +5,9 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { bin, median } from "./common.mjs";
 
 const rounds = Number(process.argv[2] ?? 3);
-const bin = new URL("../bin/kubeha.js", import.meta.url).pathname;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function kubeha(args) {
   const t0 = performance.now();

@@ -17,25 +17,16 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HoldWatch, probeVip } from "../dist/agent/vip/vip-fixtures.js";
 import { Lab } from "../dist/lab/lab.js";
+import { bin, kubeha, median, p95, sleep } from "./common.mjs";
 
 const trials = Number(process.argv[2] ?? 5);
 const partitionTrials = Number(process.argv[3] ?? 30);
-const bin = new URL("../bin/kubeha.js", import.meta.url).pathname;
 const work = mkdtempSync("/var/tmp/kubeha-bench-vip-");
 const dir = join(work, "lab");
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CIDR = "192.168.237";
 const cps = ["cp1", "cp2", "cp3"];
 const addr = (h) => `${CIDR}.${11 + cps.indexOf(h)}`;
 const VIPS = { kubeha: `${CIDR}.100`, keepalived: `${CIDR}.101` };
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const p95 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.95) - 1)];
-
-function kubeha(...args) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`kubeha ${args.join(" ")}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
 
 const keepalivedConf = (h) => `! Configuration File for keepalived
 global_defs {

@@ -6,11 +6,11 @@
 // namespace made for the run; the kernel's own address events, with their
 // timestamps, give the delays. Run as root: node bench/vip-kernel-lifetime.mjs [trials=20]
 import { spawn, spawnSync } from "node:child_process";
+import { sleep } from "./common.mjs";
 
 const trials = Number(process.argv[2] ?? 20);
 const ns = `kubeha-lft-${process.pid}`;
 const ADDR = "10.254.254.1";
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ip = (...args) => {
   const r = spawnSync("ip", ["-n", ns, ...args], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);

@@ -3,13 +3,11 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { generatePki } from "../pki/generate.js";
 import { scratch } from "../pki/pki-fixtures.js";
-import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import type { ExecResult } from "../transport/transport.js";
 import { authSteps, type Etcdctl, ensureAuth, readAuthState } from "./auth.js";
 import { EtcdClient, EtcdError, readEtcdTls } from "./client.js";
-import { etcdSkipReason, startEtcd, type TestEtcd } from "./etcd-fixtures.js";
+import { etcdSkipReason, startOneMember, type TestEtcd } from "./etcd-fixtures.js";
 
 describe("etcd client and auth", { skip: etcdSkipReason() }, () => {
   const dir = scratch("etcd-auth");
@@ -32,13 +30,7 @@ describe("etcd client and auth", { skip: etcdSkipReason() }, () => {
   };
 
   before(async () => {
-    const spec = baseSpec();
-    spec.spec.network.hostCidr = "127.0.0.0/24";
-    spec.spec.hosts = [{ name: "cp1", address: "127.0.0.41", roles: ["controlplane", "etcd"] }];
-    spec.spec.controlPlane.endpoint.vip = "127.0.0.100";
-    delete spec.spec.ingress;
-    await generatePki(loadObject(spec).cluster, pki);
-    etcd = await startEtcd([{ name: "cp1", ip: "127.0.0.41" }], pki, join(dir, "etcd"));
+    ({ etcd } = await startOneMember("127.0.0.41", dir));
     const tls = `--cacert=${host("etcd/ca.crt")} --cert=${host("etcd/healthcheck-client.crt")} --key=${host("etcd/healthcheck-client.key")}`;
     etcdctl = (args) =>
       new Promise<ExecResult>((resolve) =>

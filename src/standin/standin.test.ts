@@ -3,10 +3,8 @@ import assert from "node:assert/strict";
 import { request } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { etcdSkipReason, startEtcd, type TestEtcd } from "../etcd/etcd-fixtures.js";
-import { generatePki } from "../pki/generate.js";
+import { etcdSkipReason, startOneMember, type TestEtcd } from "../etcd/etcd-fixtures.js";
 import { scratch } from "../pki/pki-fixtures.js";
-import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import { type RunningStandin, StandinConfigSchema, startStandin } from "./standin.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,15 +37,9 @@ describe("apiserver stand-in", { skip: etcdSkipReason() }, () => {
     });
 
   before(async () => {
-    const spec = baseSpec();
-    spec.spec.network.hostCidr = "127.0.0.0/24";
-    spec.spec.hosts = [{ name: "cp1", address: "127.0.0.31", roles: ["controlplane", "etcd"] }];
-    spec.spec.controlPlane.endpoint.vip = "127.0.0.100";
-    delete spec.spec.ingress;
-    await generatePki(loadObject(spec).cluster, pki);
+    ({ etcd } = await startOneMember("127.0.0.31", dir));
     const { readFileSync } = await import("node:fs");
     ca = readFileSync(join(pki, "ca.crt"), "utf8");
-    etcd = await startEtcd([{ name: "cp1", ip: "127.0.0.31" }], pki, join(dir, "etcd"));
     const host = (f: string) => join(pki, "hosts/cp1/pki", f);
     standin = await startStandin(
       StandinConfigSchema.parse({

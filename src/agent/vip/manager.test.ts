@@ -7,10 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { EtcdClient, readEtcdTls } from "../../etcd/client.js";
-import { etcdSkipReason, startEtcd, type TestEtcd } from "../../etcd/etcd-fixtures.js";
-import { generatePki } from "../../pki/generate.js";
+import { etcdSkipReason, startOneMember, type TestEtcd } from "../../etcd/etcd-fixtures.js";
 import { scratch } from "../../pki/pki-fixtures.js";
-import { baseSpec, loadObject } from "../../spec/spec-fixtures.js";
 import type { AddressOps } from "./address.js";
 import { VipManager } from "./manager.js";
 
@@ -80,13 +78,7 @@ describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
   };
 
   before(async () => {
-    const spec = baseSpec();
-    spec.spec.network.hostCidr = "127.0.0.0/24";
-    spec.spec.hosts = [{ name: "cp1", address: "127.0.0.42", roles: ["controlplane", "etcd"] }];
-    spec.spec.controlPlane.endpoint.vip = "127.0.0.100";
-    delete spec.spec.ingress;
-    await generatePki(loadObject(spec).cluster, pki);
-    etcd = await startEtcd([{ name: "cp1", ip: "127.0.0.42" }], pki, join(dir, "etcd"));
+    ({ etcd } = await startOneMember("127.0.0.42", dir));
   });
   after(async () => {
     for (const m of managers) await m.stop().catch(() => {});

@@ -16,7 +16,6 @@ export class HoldWatch {
   private readonly events = new Map<string, { at: number; held: boolean }[]>();
   private readonly ended = new Map<string, number>();
   private readonly procs: ReturnType<typeof spawn>[] = [];
-  private readonly vip: string;
 
   constructor(
     labDir: string,
@@ -24,7 +23,6 @@ export class HoldWatch {
     vip: string,
     maxSeconds = 120,
   ) {
-    this.vip = vip;
     for (const h of hosts) {
       const list: { at: number; held: boolean }[] = [];
       this.events.set(h.name, list);
