@@ -6,7 +6,7 @@
 // namespace made for the run; the kernel's own address events, with their
 // timestamps, give the delays. Run as root: node bench/vip-kernel-lifetime.mjs [trials=20]
 import { spawn, spawnSync } from "node:child_process";
-import { sleep } from "./common.mjs";
+import { median, p95, sleep } from "./common.mjs";
 
 const trials = Number(process.argv[2] ?? 20);
 const ns = `kubeha-lft-${process.pid}`;
@@ -15,7 +15,8 @@ const ip = (...args) => {
   const r = spawnSync("ip", ["-n", ns, ...args], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
 };
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * p) - 1)];
+const hold = (lft) =>
+  ip("addr", "replace", `${ADDR}/32`, "dev", "lo", "valid_lft", `${lft}`, "preferred_lft", `${lft}`);
 
 spawnSync("ip", ["netns", "add", ns]);
 const results = {};
@@ -37,30 +38,10 @@ try {
     results[lft] = [];
     for (let t = 0; t < trials; t++) {
       const from = events.length;
-      ip(
-        "addr",
-        "replace",
-        `${ADDR}/32`,
-        "dev",
-        "lo",
-        "valid_lft",
-        String(lft),
-        "preferred_lft",
-        String(lft),
-      );
+      hold(lft);
       // refresh once at a random point, as the holder does after each acknowledged renewal
       await sleep(Math.random() * 700);
-      ip(
-        "addr",
-        "replace",
-        `${ADDR}/32`,
-        "dev",
-        "lo",
-        "valid_lft",
-        String(lft),
-        "preferred_lft",
-        String(lft),
-      );
+      hold(lft);
       const deadline = Date.now() + lft * 1000 + 3000;
       while (!events.slice(from).some((e) => e.deleted) && Date.now() < deadline) await sleep(5);
       const mine = events.slice(from);
@@ -79,5 +60,5 @@ console.log(
 );
 for (const [lft, xs] of Object.entries(results))
   console.log(
-    `valid_lft ${lft} s: min ${Math.min(...xs)}  median ${pct(xs, 0.5)}  p95 ${pct(xs, 0.95)}  max ${Math.max(...xs)}`,
+    `valid_lft ${lft} s: min ${Math.min(...xs)}  median ${median(xs)}  p95 ${p95(xs)}  max ${Math.max(...xs)}  (${xs.join(", ")})`,
   );

@@ -11,7 +11,7 @@ export interface AddressOps {
   hold(lifetimeSeconds: number): Promise<void>;
   /** Removes the address; fine when it is not there. */
   release(): Promise<void>;
-  /** Whether another machine answers ARP for the address. */
+  /** Whether another machine answers ARP for the address; rejects when no probe could be made. */
   claimedElsewhere(): Promise<boolean>;
   /** Gratuitous ARP, so neighbours move the address to this host's MAC. */
   announce(): void;
@@ -34,7 +34,7 @@ export async function interfaceOf(address: string): Promise<string> {
   throw new Error(`no interface carries the host address ${address}`);
 }
 
-/** How long a duplicate-address probe waits for an answer; on a LAN one comes in well under a millisecond. */
+/** How long a duplicate-address probe waits for an answer once sent; on a LAN one comes in well under a millisecond. */
 const PROBE_WAIT_MS = 50;
 
 /** The real thing: `ip addr` and `arping` on interface `dev`. */
@@ -62,14 +62,35 @@ export function ipAddressOps(vip: string, dev: string): AddressOps {
         throw new Error(`ip addr del ${prefix} dev ${dev}: ${r.stderr.trim()}`);
     },
     claimedElsewhere() {
-      // arping's wait is whole seconds; a reply ends it at once with code 1, silence is cut short here
-      return new Promise((resolve) => {
-        const p = spawn("arping", ["-q", "-D", "-c", "1", "-w", "1", "-I", dev, vip], { stdio: "ignore" });
-        const timer = setTimeout(() => p.kill(), PROBE_WAIT_MS);
-        p.once("error", () => resolve(false));
-        p.once("exit", (code) => {
-          clearTimeout(timer);
-          resolve(code === 1);
+      // DAD probe (sender 0.0.0.0): the kernel of any host that holds the address answers, frozen agent
+      // or not. arping waits whole seconds, so it is interrupted PROBE_WAIT_MS after it says it is probing
+      // (its output line-buffered by stdbuf), and its own summary decides: free only when a probe went out
+      // and nothing answered. A probe that could not be made is an error, never "free".
+      return new Promise((resolve, reject) => {
+        const p = spawn("stdbuf", ["-oL", "arping", "-D", "-c", "1", "-w", "1", "-I", dev, vip], {
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        let probing = false;
+        const limit = setTimeout(() => p.kill("SIGKILL"), 2000);
+        const collect = (d: Buffer) => {
+          out += d;
+          if (!probing && out.includes("ARPING")) {
+            probing = true;
+            setTimeout(() => p.kill("SIGINT"), PROBE_WAIT_MS).unref();
+          }
+        };
+        p.stdout?.on("data", collect);
+        p.stderr?.on("data", (d: Buffer) => (out += d));
+        p.once("error", (err) => {
+          clearTimeout(limit);
+          reject(new Error(`arping: ${err.message}`));
+        });
+        p.once("close", (code) => {
+          clearTimeout(limit);
+          if (code === 1 || /Received [1-9]/.test(out)) resolve(true);
+          else if (code === 0 && /Sent [1-9]/.test(out) && /Received 0 /.test(out)) resolve(false);
+          else reject(new Error(`arping -D ${vip} on ${dev} made no probe (exit ${code}): ${out.trim()}`));
         });
       });
     },

@@ -42,6 +42,7 @@ describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
   const clients: EtcdClient[] = [];
   const managers: VipManager[] = [];
   const segment = new Segment();
+  const events: Record<string, unknown>[] = [];
   const health = new Map<string, boolean>([
     ["a", true],
     ["b", true],
@@ -65,7 +66,7 @@ describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
         host,
         ops: segment.ops(host),
         healthy: () => health.get(host) === true,
-        log: () => {},
+        log: (e) => events.push({ host, ...e }),
       },
     );
     managers.push(m);
@@ -103,6 +104,37 @@ describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
     health.set(first, true);
     await sleep(1500);
     assert.deepEqual([...segment.holding], [other], "no fail-back when the first host is healthy again");
+  });
+
+  it("after an expired lease, waits while another machine answers for the address, and says so", async () => {
+    const [holder] = [...segment.holding] as [string];
+    // a frozen machine keeps answering ARP for the address: until the kernel drops it, nobody may add it
+    segment.holding.add("frozen");
+    const kv = await (clients[0] as EtcdClient).get("/kubeha/vip/api");
+    assert.ok(kv?.lease, "the holder's key is on its lease");
+    const from = events.length;
+    const revoked = performance.now();
+    await (clients[0] as EtcdClient).leaseRevoke(kv.lease); // as if the lease had expired
+    assert.ok(await waitFor(() => !segment.holding.has(holder), 2000), "the holder learnt its lease is gone");
+    await sleep(4000);
+    assert.deepEqual([...segment.holding], ["frozen"], "no host added the address while it was answered for");
+    assert.ok(
+      events.slice(from).some((e) => e.kind === "vip-conflict"),
+      "a conflict was reported after 3 s of answers",
+    );
+    assert.notEqual(
+      (await (clients[0] as EtcdClient).get("/kubeha/vip/api"))?.value,
+      "",
+      "the key is not marked released, which would let the next host skip the probe",
+    );
+    const freed = performance.now();
+    segment.holding.delete("frozen");
+    assert.ok(
+      await waitFor(() => segment.holding.size === 1, 3000),
+      "a host took the address once it was free",
+    );
+    const early = segment.log.filter((e) => e.op === "hold" && e.at > revoked && e.at < freed);
+    assert.deepEqual(early, [], "no host added the address beside the frozen one");
   });
 
   it("lets go before the lease can expire when etcd stops answering (the fence)", async () => {

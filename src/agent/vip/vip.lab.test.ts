@@ -159,6 +159,28 @@ describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
     assert.deepEqual(holders(), settled, "no further move once the VIP has a holder");
   });
 
+  it("moves off a frozen holder only once its address is gone, and the thawed agent lets go", async () => {
+    const old = (await waitHolder(1000)) as string;
+    // SIGSTOP: no fence, no stop hook; the address lifetime and the new holder's ARP probe are left. The
+    // lifetime is stretched to 3 s, as late as this kernel has been measured to remove a 1 s address
+    // (bench/vip-kernel-lifetime.mjs), so the lease expires well before the address goes.
+    lab.ssh(
+      old,
+      `systemctl kill -s STOP kubeha-agent; ip addr change ${vip}/32 dev $(ip -o addr show to ${vip}/32 | cut -d' ' -f2) valid_lft 3 preferred_lft 3`,
+    );
+    let next: string | undefined;
+    try {
+      const t0 = Date.now();
+      next = await waitHolder(10_000, old);
+      assert.ok(next, "another host took the VIP");
+      log(`frozen holder ${old}: ${next} holds the VIP after ${Date.now() - t0} ms`);
+    } finally {
+      lab.ssh(old, "systemctl kill -s CONT kubeha-agent");
+    }
+    await sleep(3000);
+    assert.deepEqual(holders(), [next], "the thawed agent did not take the VIP back");
+  });
+
   it("moves when the holder is cut off from the other hosts, and stays put after the heal", async () => {
     const old = (await waitHolder(1000)) as string;
     lab.partition(old);
