@@ -161,6 +161,26 @@ describe("kubeha up on scripted hosts", () => {
   });
 });
 
+describe("kubeha up on a controlplane host without the VIP's tools", () => {
+  it("says which packages to install and changes nothing", async () => {
+    const state = join(scratch("up-fake-tools"), "state");
+    const f = fakes();
+    (f.hosts.get("cp2") as FakeHost).facts.vipmissing = "iputils-arping";
+    (f.hosts.get("w1") as FakeHost).facts.vipmissing = "iputils-arping"; // a worker holds no VIP
+    await assert.rejects(up(cluster(), state, opts, quiet, f.connect), (err: unknown) => {
+      assert.ok(err instanceof MultiHostError, String(err));
+      assert.deepEqual(
+        err.failures.map((f) => f.host),
+        ["cp2"],
+      );
+      assert.match(err.message, /the API VIP needs .*arping from iputils.*; missing: iputils-arping/);
+      assert.equal(err.hint, "on cp2: apt-get install -y iputils-arping, then run again");
+      return true;
+    });
+    for (const host of f.hosts.values()) assert.equal(host.files.size, 0);
+  });
+});
+
 describe("kubeha up interrupted on scripted hosts", () => {
   it("still restarts what an interrupted run changed", async () => {
     const state = join(scratch("up-fake4"), "state");

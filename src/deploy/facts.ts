@@ -19,6 +19,8 @@ export interface HostFacts {
   readonly files: ReadonlyMap<string, RemoteFile>;
   /** Restarts a previous, interrupted run still owes (see markPending). */
   readonly pending: readonly string[];
+  /** Debian packages the VIP manager needs that the host lacks (ip, iputils arping, stdbuf). */
+  readonly missingVipPackages: readonly string[];
   /** State of kubeha's own services. */
   readonly services: Readonly<
     Record<"kubeha-agent" | "kubeha-apiserver-standin", { active: boolean; enabled: boolean }>
@@ -36,6 +38,7 @@ echo "enabled=$(systemctl is-enabled etcd 2>/dev/null)"
 echo "data=$([ -d ${ETCD_DATA_DIR}/member ] && echo yes || echo no)"
 echo "marker=$(cat ${ETCD_CLUSTER_MARKER} 2>/dev/null)"
 echo "pending=$(ls ${PENDING_DIR} 2>/dev/null | tr '\\n' ' ')"
+echo "vipmissing=$(command -v ip >/dev/null || printf 'iproute2 '; arping -V 2>&1 | grep -q iputils || printf 'iputils-arping '; command -v stdbuf >/dev/null || printf coreutils)"
 for s in kubeha-agent kubeha-apiserver-standin; do echo "$s.active=$(systemctl is-active $s 2>/dev/null)"; echo "$s.enabled=$(systemctl is-enabled $s 2>/dev/null)"; done`;
 
 /** Gathers the facts of a host, with the state of `paths`. */
@@ -57,6 +60,7 @@ export async function gatherFacts(t: Transport, paths: readonly string[]): Promi
     etcdHasData: kv.data === "yes",
     etcdClusterMarker: kv.marker || null,
     pending: (kv.pending ?? "").split(" ").filter(Boolean),
+    missingVipPackages: (kv.vipmissing ?? "").split(" ").filter(Boolean),
     files: await statFiles(t, paths),
     services: {
       "kubeha-agent": {

@@ -1,6 +1,7 @@
 /**
- * Validate hosts: systemd present, and no etcd data of another cluster where
- * a member should run. kubeha never wipes etcd data; it says whose it is.
+ * Validate hosts: systemd present, the tools the VIP manager runs on VIP
+ * candidates, and no etcd data of another cluster where a member should run.
+ * kubeha never wipes etcd data; it says whose it is.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -29,6 +30,18 @@ export const ValidateHosts: Phase = {
         throw new HostError(host.spec.name, ctx.phase, "systemd is not running as init", {
           hint: "kubeha runs its services as systemd units: use a host booted with systemd",
         });
+      }
+      const vipCandidate =
+        host.spec.roles.includes("controlplane") && ctx.cluster.controlPlane.endpoint.mode === "vip";
+      if (vipCandidate && f.missingVipPackages.length > 0) {
+        throw new HostError(
+          host.spec.name,
+          ctx.phase,
+          `the API VIP needs ip (iproute2), arping from iputils and stdbuf (coreutils); missing: ${f.missingVipPackages.join(", ")}`,
+          {
+            hint: `on ${host.spec.name}: apt-get install -y ${f.missingVipPackages.join(" ")}, then run again`,
+          },
+        );
       }
       if (host.spec.roles.includes("etcd") && f.etcdHasData && f.etcdClusterMarker !== marker) {
         const whose = f.etcdClusterMarker
