@@ -153,6 +153,7 @@ export class VipManager {
     for (const t of this.timers) clearInterval(t);
     if (this.role === "holder") await this.resign("the agent is stopping");
     else {
+      this.role = "follower"; // a claim in progress ends here, before it could add the address
       this.dropLease();
       await this.address(() => this.ops.release());
     }
