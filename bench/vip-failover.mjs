@@ -16,6 +16,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HoldWatch, probeVip } from "../dist/agent/vip/vip-fixtures.js";
+import { leaderInStatus } from "../dist/etcd/etcdctl.js";
 import { Lab } from "../dist/lab/lab.js";
 import { bin, kubeha, median, p95, sleep } from "./common.mjs";
 
@@ -133,11 +134,7 @@ function etcdLeader() {
       encoding: "utf8",
     },
   );
-  const url =
-    r.stdout
-      .split("\n")
-      .find((l) => l.split(", ")[4] === "true")
-      ?.split(", ")[0] ?? "";
+  const url = leaderInStatus(r.stdout) ?? "";
   return cps.find((h) => url.includes(`//${addr(h)}:`));
 }
 

@@ -46,16 +46,20 @@ export async function memberList(t: Transport, endpoints?: string): Promise<Memb
     });
 }
 
+/** The client URL of the leading member in the output of `etcdctl endpoint status -w simple`, or undefined. */
+export function leaderInStatus(status: string): string | undefined {
+  return status
+    .split("\n")
+    .find((l) => l.split(", ")[4] === "true")
+    ?.split(", ")[0];
+}
+
 /** The client URL of the member that leads, from `endpoint status` over `endpoints`, or undefined. */
 export async function leaderEndpoint(
   t: Transport,
   endpoints: readonly string[],
 ): Promise<string | undefined> {
-  const status = await etcdctl(t, "endpoint status -w simple", endpoints.join(","));
-  return status.stdout
-    .split("\n")
-    .find((l) => l.split(", ")[4] === "true")
-    ?.split(", ")[0];
+  return leaderInStatus((await etcdctl(t, "endpoint status -w simple", endpoints.join(","))).stdout);
 }
 
 /** Whether every endpoint answers a health check (a quorum read through each). */

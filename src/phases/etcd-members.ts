@@ -84,6 +84,8 @@ async function join(
   via: DeployHost,
 ): Promise<void> {
   const t = ctx.transport(via);
+  const listedId = async () =>
+    (await memberList(t))?.find((m) => m.peerUrls.includes(peerUrl(host.spec)))?.id;
   let id = existing?.id;
   if (!existing) {
     await ctx.change(host, "add to etcd as a learner", async () => {
@@ -99,7 +101,7 @@ async function join(
           id = r.stdout.match(/Member ([0-9a-f]+) added/)?.[1];
           if (id) return true;
           // an add that went through although its answer was lost: the member is listed already
-          id = (await memberList(t))?.find((m) => m.peerUrls.includes(peerUrl(host.spec)))?.id;
+          id = await listedId();
           // anything else (unhealthy cluster, not enough started members, a timeout) is retried
           return id !== undefined || /permission denied/.test(r.stderr);
         },
@@ -122,7 +124,7 @@ async function join(
     await clearPending(ctx.transport(host), ["etcd"]);
   });
   await ctx.change(host, "promote from learner to voting member once caught up", async () => {
-    const memberId = id ?? (await memberList(t))?.find((m) => m.peerUrls.includes(peerUrl(host.spec)))?.id;
+    const memberId = id ?? (await listedId());
     if (!memberId)
       throw new HostError(host.spec.name, ctx.phase, "its learner entry vanished from the member list");
     // sent to the leader: etcd 3.4 fails a promote forwarded by a follower when auth is on (etcd-io/etcd#20757)

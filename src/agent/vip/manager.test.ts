@@ -110,11 +110,12 @@ describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
     const [holder] = [...segment.holding] as [string];
     // a frozen machine keeps answering ARP for the address: until the kernel drops it, nobody may add it
     segment.holding.add("frozen");
-    const kv = await (clients[0] as EtcdClient).get("/kubeha/vip/api");
+    const etcdClient = clients[0] as EtcdClient;
+    const kv = await etcdClient.get("/kubeha/vip/api");
     assert.ok(kv?.lease, "the holder's key is on its lease");
     const from = events.length;
     const revoked = performance.now();
-    await (clients[0] as EtcdClient).leaseRevoke(kv.lease); // as if the lease had expired
+    await etcdClient.leaseRevoke(kv.lease); // as if the lease had expired
     assert.ok(await waitFor(() => !segment.holding.has(holder), 2000), "the holder learnt its lease is gone");
     await sleep(4000);
     assert.deepEqual([...segment.holding], ["frozen"], "no host added the address while it was answered for");
@@ -123,7 +124,7 @@ describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
       "a conflict was reported after 3 s of answers",
     );
     assert.notEqual(
-      (await (clients[0] as EtcdClient).get("/kubeha/vip/api"))?.value,
+      (await etcdClient.get("/kubeha/vip/api"))?.value,
       "",
       "the key is not marked released, which would let the next host skip the probe",
     );

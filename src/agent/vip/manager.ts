@@ -249,15 +249,17 @@ export class VipManager {
     }
     const t0 = performance.now();
     this.lastKeyCheck = t0;
-    // the old holder's lease expired: whoever held the address may still answer for it (a frozen agent)
-    if (!kv) this.role = "claiming";
-    if (!kv && !(await this.addressFree(t0))) {
-      if (this.role !== "claiming") return; // fenced or stopped meanwhile
-      // not "released": that would let the next host skip the probe; the key goes with the lease
-      this.role = "follower";
-      this.dropLease();
-      this.log({ kind: "vip-conflict", reason: "another machine keeps answering ARP for the address" });
-      return;
+    if (!kv) {
+      // the old holder's lease expired: whoever held the address may still answer for it (a frozen agent)
+      this.role = "claiming";
+      if (!(await this.addressFree(t0))) {
+        if (this.role !== "claiming") return; // fenced or stopped meanwhile
+        // not "released": that would let the next host skip the probe; the key goes with the lease
+        this.role = "follower";
+        this.dropLease();
+        this.log({ kind: "vip-conflict", reason: "another machine keeps answering ARP for the address" });
+        return;
+      }
     }
     await this.acquire(t0, kv ? "a clean hand-over" : "no holder (first, or the old lease expired)");
   }

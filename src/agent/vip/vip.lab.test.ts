@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { up } from "../../actions/up.js";
 import type { Reporter } from "../../deploy/context.js";
+import { leaderInStatus } from "../../etcd/etcdctl.js";
 import { Lab } from "../../lab/lab.js";
 import { controlPlaneLab, labScratch, labSkipReason } from "../../lab/lab-fixtures.js";
 import { loadSpec } from "../../spec/load.js";
@@ -70,10 +71,7 @@ describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
       running()[0] as string,
       "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key endpoint status --cluster -w simple",
     ).stdout;
-    const address = status
-      .split("\n")
-      .find((l) => l.split(", ")[4] === "true")
-      ?.match(/\/\/([\d.]+):/)?.[1];
+    const address = leaderInStatus(status)?.match(/\/\/([\d.]+):/)?.[1];
     return CPS.find((h) => lab.host(h).address === address);
   };
 
