@@ -25,7 +25,7 @@ const esbuild = join(root, "node_modules", ".bin", "esbuild");
 execFileSync(
   esbuild,
   [
-    join(root, "src/agent/main.ts"),
+    join(root, "src/node/main.ts"),
     "--bundle",
     "--platform=node",
     "--format=cjs",

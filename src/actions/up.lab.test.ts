@@ -16,8 +16,8 @@ import type { Reporter } from "../deploy/context.js";
 import { Lab } from "../lab/lab.js";
 import { controlPlaneLab, labScratch, labSkipReason } from "../lab/lab-fixtures.js";
 import { changedFiles, snapshot } from "../pki/pki-fixtures.js";
+import { loadCluster } from "../plan/load.js";
 import type { Host } from "../spec/defaults.js";
-import { loadSpec } from "../spec/load.js";
 import { connectSsh } from "../transport/ssh.js";
 import { up } from "./up.js";
 
@@ -35,7 +35,7 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
   let spec: any;
 
   const writeSpec = () => writeFileSync(specFile, stringify(spec));
-  const cluster = () => loadSpec(specFile).cluster;
+  const cluster = () => loadCluster(specFile).cluster;
   const members = () =>
     (spec.spec.hosts as { name: string; roles: string[] }[]).filter((h) => h.roles.includes("etcd"));
   /** The environment of the etcd access file `up` wrote. */
@@ -146,7 +146,7 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
     for (const h of ["cp1", "cp2", "cp3"]) {
       assert.doesNotMatch(
         lab.ssh(h, "ls /var/lib/kubeha/pending 2>/dev/null").stdout,
-        /standin/,
+        /apiserver/,
         `${h} owes no restart any more`,
       );
       const served = spawnSync(
@@ -270,7 +270,7 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
     lab.ssh("w1", "systemctl stop etcd; echo 0000othercluster > /var/lib/etcd/kubeha.cluster");
     await assert.rejects(
       up(cluster(), stateDir, opts, quiet),
-      /w1: \/var\/lib\/etcd\/kubeha holds etcd data of another cluster/,
+      /w1: \/var\/lib\/etcd\/kubeha holds etcd data of the cluster whose etcd CA has fingerprint 0000othercluster/,
     );
     assert.match(
       lab.ssh("w1", "cat /var/lib/etcd/kubeha.cluster; ls /var/lib/etcd/kubeha").stdout,

@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { HostError, MultiHostError } from "../core/errors.js";
+import { report } from "../cli/run.js";
+import { ExpectedExit, HostError, MultiHostError } from "../core/errors.js";
 import type { Connector, Reporter } from "../deploy/context.js";
-import { scratch } from "../pki/pki-fixtures.js";
+import { changedFiles, scratch, snapshot } from "../pki/pki-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import { FakeHost, type Script } from "../transport/fake.js";
 import { up } from "./up.js";
@@ -40,7 +41,7 @@ function fakes() {
       { stdout: n === "cp1" ? "2: eth0    inet 192.168.61.100/32 scope global eth0\n" : "" },
     ],
   ];
-  const hosts = new Map(["cp1", "cp2", "cp3", "w1"].map((n) => [n, new FakeHost([...vip(n), ...script])]));
+  const hosts = new Map(["cp1", "cp2", "cp3", "w1"].map((n) => [n, new FakeHost(n, [...vip(n), ...script])]));
   const connect: Connector = async (host) => hosts.get(host.name) as FakeHost;
   return { hosts, connect };
 }
@@ -173,7 +174,10 @@ describe("kubeha up on a controlplane host without the VIP's tools", () => {
         err.failures.map((f) => f.host),
         ["cp2"],
       );
-      assert.match(err.message, /the API VIP needs .*arping from iputils.*; missing: iputils-arping/);
+      assert.match(
+        err.message,
+        /cp2: a VIP candidate needs .*arping from iputils.*; missing: iputils-arping/,
+      );
       assert.equal(err.hint, "on cp2: apt-get install -y iputils-arping, then run again");
       return true;
     });
@@ -197,17 +201,25 @@ describe("kubeha up interrupted on scripted hosts", () => {
       const t = (await f.connect(host, ctx)) as FakeHost;
       if (host.name !== "cp1") return t;
       let unitWritten = false;
+      const lost = () => new HostError("cp1", "", "SSH connection to 192.168.61.11 failed: connection lost");
       return {
+        host: "cp1",
         exec: async (command, o) => {
-          if (unitWritten) throw new Error("connection lost");
+          if (unitWritten) throw lost();
           const r = await t.exec(command, o);
           unitWritten = command.includes("'/etc/systemd/system/etcd.service.kubeha-tmp'");
           return r;
         },
+        execBytes: async () => {
+          throw lost();
+        },
         close: async () => {},
       };
     };
-    await assert.rejects(up(slower.cluster, state, opts, quiet, dying));
+    await assert.rejects(
+      up(slower.cluster, state, opts, quiet, dying),
+      /failed on 1 host: cp1: SSH connection .* connection lost/,
+    );
     assert.match(
       cp1.files.get("/etc/systemd/system/etcd.service")?.content.toString() ?? "",
       /--election-timeout=1200/,
@@ -218,5 +230,113 @@ describe("kubeha up interrupted on scripted hosts", () => {
       `cp1's etcd is restarted for the unit written before the interruption: ${JSON.stringify(again.changes)}`,
     );
     assert.deepEqual((await up(slower.cluster, state, opts, quiet, f.connect)).changes, []);
+  });
+});
+
+/** Every file of every fake host, with content hash and mode. */
+const hostFiles = (hosts: Map<string, FakeHost>) =>
+  [...hosts].flatMap(([name, h]) =>
+    [...h.files].map(([path, f]) => `${name}:${path} ${f.content.toString("base64").length} ${f.mode}`),
+  );
+
+describe("kubeha up refusing a run", () => {
+  it("refuses to drop an etcd member before anything changes, on the hosts or in the state", async () => {
+    const state = join(scratch("up-refuse"), "state");
+    const f = fakes();
+    await up(cluster(), state, opts, quiet, f.connect);
+    const spec = baseSpec();
+    spec.spec.hosts = spec.spec.hosts.slice(0, 4);
+    spec.spec.hosts[2].roles = ["controlplane"]; // cp3 leaves etcd
+    delete spec.spec.ingress;
+    const before = { files: hostFiles(f.hosts), state: snapshot(state) };
+    const logged = new Map([...f.hosts].map(([n, h]) => [n, h.log.length]));
+    await assert.rejects(up(loadObject(spec).cluster, state, opts, quiet, f.connect), (err: unknown) => {
+      assert.ok(err instanceof ExpectedExit, String(err));
+      assert.equal(err.code, "MEMBER_REMOVAL_REFUSED");
+      assert.match(err.message, /etcd member cp3 not in the spec/);
+      assert.match(err.hint ?? "", /--allow-member-removal/);
+      return true;
+    });
+    for (const [name, host] of f.hosts) {
+      const ran = host.log.slice(logged.get(name));
+      assert.deepEqual(
+        ran.filter((c) => MUTATING.test(c) || /pending && touch/.test(c)),
+        [],
+        `${name} ran nothing that changes it`,
+      );
+    }
+    assert.deepEqual(hostFiles(f.hosts), before.files, "every host file as it was");
+    assert.deepEqual(changedFiles(before.state, snapshot(state)), [], "the state directory as it was");
+  });
+
+  it("names the host and the phase when a service fails to restart, exit 1, no stack", async () => {
+    const state = join(scratch("up-fail-restart"), "state");
+    const f = fakes();
+    await up(cluster(), state, opts, quiet, f.connect);
+    const spec = baseSpec();
+    spec.spec.hosts = spec.spec.hosts.slice(0, 4);
+    delete spec.spec.ingress;
+    spec.spec.etcd = { heartbeatMs: 100, electionMs: 1200 }; // every member's unit changes
+    (f.hosts.get("cp2") as FakeHost).failOn(
+      /^systemctl restart etcd$/,
+      "Job for etcd.service failed because the control process exited with error code.",
+    );
+    let caught: unknown;
+    await up(loadObject(spec).cluster, state, opts, quiet, f.connect).catch((err) => {
+      caught = err;
+    });
+    assert.ok(caught instanceof MultiHostError, `a host error, not a bug: ${caught}`);
+    assert.equal(caught.failures[0]?.host, "cp2");
+    assert.equal(caught.failures[0]?.phase, "Start etcd");
+    let out = "";
+    assert.equal(
+      report(caught, (s) => (out += s)),
+      1,
+    );
+    assert.match(
+      out,
+      /^error: Start etcd failed on 1 host: cp2: `systemctl restart etcd` exited 1: Job for etcd.service failed/,
+    );
+    assert.doesNotMatch(out, /internal error|\n\s+at /);
+  });
+});
+
+describe("kubeha up twice at once", () => {
+  it("runs one and refuses the other before it changes anything", async () => {
+    const state = join(scratch("up-twice"), "state");
+    const a = fakes();
+    const b = fakes();
+    const results = await Promise.allSettled([
+      up(cluster(), state, opts, quiet, a.connect),
+      up(cluster(), state, opts, quiet, b.connect),
+    ]);
+    assert.equal(results[0].status, "fulfilled");
+    assert.equal(results[1].status, "rejected");
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /is in use by `kubeha up` \(pid /);
+    for (const host of b.hosts.values()) assert.deepEqual(host.log, [], "the refused run reached no host");
+  });
+});
+
+describe("kubeha up with another cluster's state directory", () => {
+  it("says which state directory matches the hosts, and moving data only as a last resort", async () => {
+    const dir = scratch("up-wrong-state");
+    const right = join(dir, "test.kubeha");
+    const where = { ...opts, specDir: dir, specFile: join(dir, "cluster.yaml") };
+    const f = fakes();
+    await up(cluster(), right, where, quiet, f.connect);
+    const wrong = join(dir, "elsewhere", "state");
+    await assert.rejects(up(cluster(), wrong, where, quiet, f.connect), (err: unknown) => {
+      assert.ok(err instanceof MultiHostError, String(err));
+      assert.deepEqual(
+        err.failures.map((x) => x.host),
+        ["cp1", "cp2", "cp3"],
+      );
+      assert.match(err.message, /holds etcd data of the cluster whose etcd CA has fingerprint [0-9a-f]{32}/);
+      assert.match(err.message, /probably the wrong state directory for these hosts/);
+      assert.match(err.hint ?? "", new RegExp(`run again with --state ${right}`));
+      assert.match(err.hint ?? "", /only if that cluster is to be thrown away: move .* aside/);
+      return true;
+    });
+    assert.deepEqual([...snapshot(wrong).keys()], [], "nothing was written to the new state directory");
   });
 });

@@ -1,9 +1,11 @@
 /**
  * `kubeha up`: the phases, in order. Read top to bottom, this is what a
- * deployment does; every phase changes only what differs from the spec.
+ * deployment does; every phase changes only what differs from the spec, and
+ * everything that can refuse the run does so before the first change (the
+ * PKI is prepared in scratch and saved only after the hosts are validated).
  */
 import { join } from "node:path";
-import { ensurePrivateDir } from "../core/files.js";
+import { withStateLock } from "../core/lock.js";
 import { pkiDirOf } from "../core/state-dir.js";
 import {
   type Change,
@@ -12,14 +14,15 @@ import {
   type DeployOptions,
   type Reporter,
 } from "../deploy/context.js";
+import { type Phase, runPhases } from "../deploy/runner.js";
 import { ConfigureEtcd } from "../phases/configure-etcd.js";
 import { Connect } from "../phases/connect.js";
 import { EtcdAuth } from "../phases/etcd-auth.js";
 import { EtcdMembers } from "../phases/etcd-members.js";
 import { GatherFacts } from "../phases/gather-facts.js";
-import { GeneratePki } from "../phases/generate-pki.js";
 import { InstallEtcd } from "../phases/install-etcd.js";
-import type { Phase } from "../phases/phase.js";
+import { PreparePki } from "../phases/prepare-pki.js";
+import { SavePki } from "../phases/save-pki.js";
 import { StartEtcd } from "../phases/start-etcd.js";
 import { StartServices } from "../phases/start-services.js";
 import { UploadFiles } from "../phases/upload-files.js";
@@ -31,11 +34,12 @@ import type { Cluster } from "../spec/defaults.js";
 import { connectSsh } from "../transport/ssh.js";
 
 /** The phases of `up`, in the order they run. */
-export const UP_PHASES: readonly Phase[] = [
-  GeneratePki,
+export const UP_PHASES: readonly Phase<DeployContext>[] = [
+  PreparePki,
   Connect,
   GatherFacts,
   ValidateHosts,
+  SavePki,
   InstallEtcd,
   UploadFiles,
   ConfigureEtcd,
@@ -61,7 +65,7 @@ export interface UpResult {
   readonly seconds: number;
 }
 
-/** Runs every phase of `up` against `cluster`. */
+/** Runs every phase of `up` against `cluster`, with the state directory locked. */
 export async function up(
   cluster: Cluster,
   stateDir: string,
@@ -70,16 +74,8 @@ export async function up(
   connect: Connector = sshConnector,
 ): Promise<UpResult> {
   const started = Date.now();
-  ensurePrivateDir(stateDir);
   const ctx = new DeployContext({ cluster, stateDir, pkiDir: pkiDirOf(stateDir), options, report, connect });
-  try {
-    for (const phase of UP_PHASES) {
-      ctx.phase = phase.title;
-      report.phase(phase.title);
-      await phase.run(ctx);
-    }
-  } finally {
-    await Promise.all(ctx.hosts.map((h) => h.transport?.close()));
-  }
+  const command = `kubeha up${options.dryRun ? " --dry-run" : ""}`;
+  await withStateLock(stateDir, command, () => runPhases(UP_PHASES, ctx));
   return { changes: ctx.changes, seconds: (Date.now() - started) / 1000 };
 }

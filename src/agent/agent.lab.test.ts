@@ -14,7 +14,7 @@ import type { Reporter } from "../deploy/context.js";
 import { Lab } from "../lab/lab.js";
 import { controlPlaneLab, labScratch, labSkipReason } from "../lab/lab-fixtures.js";
 import { sshArgs } from "../lab/ssh.js";
-import { loadSpec } from "../spec/load.js";
+import { loadCluster } from "../plan/load.js";
 
 const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
 const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
@@ -58,7 +58,7 @@ describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
     lab = await controlPlaneLab(labDir, "192.168.234.0/24", ["w1"], log);
     copyFileSync(join(labDir, "cluster.yaml"), specFile);
     await up(
-      loadSpec(specFile).cluster,
+      loadCluster(specFile).cluster,
       join(work, "state"),
       { dryRun: false, concurrency: 10, allowMemberRemoval: false, specDir: work },
       quiet,

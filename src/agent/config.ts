@@ -66,12 +66,6 @@ export type FrontendConfig = z.output<typeof FrontendSchema>;
 export type HealthCheckConfig = z.output<typeof HealthCheckSchema>;
 export type VipConfig = z.output<typeof VipSchema>;
 
-/** Splits ADDRESS:PORT (IPv6 in brackets). */
-export function splitEndpoint(endpoint: string): { host: string; port: number } {
-  const i = endpoint.lastIndexOf(":");
-  return { host: endpoint.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port: Number(endpoint.slice(i + 1)) };
-}
-
 /** Reads and validates an agent config file; throws with every problem listed. */
 export function readAgentConfig(file: string): AgentConfig {
   const parsed = AgentConfigSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));

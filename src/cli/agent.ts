@@ -1,6 +1,6 @@
 /** `kubeha agent` and `kubeha standin`: the daemons kubeha runs on the hosts, as systemd services. */
 import type { Command } from "commander";
-import { runDaemon } from "../agent/daemon.js";
+import { runDaemon } from "../node/daemon.js";
 
 export function registerDaemons(program: Command): void {
   program

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { stringify } from "yaml";
 import { SpecError, UsageError } from "../core/errors.js";
 import { importRke } from "../import/rke.js";
-import { loadSpecText } from "../spec/load.js";
+import { loadClusterText } from "../plan/load.js";
 
 export function registerImport(program: Command): void {
   const cmd = program.command("import").description("convert another tool's cluster file into a kubeha spec");
@@ -36,7 +36,7 @@ export function registerImport(program: Command): void {
       else process.stdout.write(yaml);
       for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
       try {
-        loadSpecText(yaml, opts.out ?? "<stdout>");
+        loadClusterText(yaml, opts.out ?? "<stdout>");
       } catch (err) {
         if (err instanceof SpecError) {
           throw new SpecError(

@@ -1,12 +1,14 @@
 /** `kubeha pki generate` and `kubeha certs check|rotate`: the cluster's certificates. */
 import type { Command } from "commander";
 import { ExpectedExit } from "../core/errors.js";
+import { withStateLock } from "../core/lock.js";
 import { pkiDirOf, stateDirFor } from "../core/state-dir.js";
 import { table } from "../core/table.js";
 import { checkCerts, needsAction } from "../pki/check.js";
 import { generatePki, type PkiChange } from "../pki/generate.js";
 import { filesPerHost, rotateCerts } from "../pki/rotate.js";
-import { type LoadedSpec, loadSpec } from "../spec/load.js";
+import { loadCluster } from "../plan/load.js";
+import type { LoadedSpec } from "../spec/load.js";
 import { outputOption, specOption } from "./options.js";
 
 interface PkiOpts {
@@ -14,9 +16,10 @@ interface PkiOpts {
   state?: string;
 }
 
-function locate(opts: PkiOpts): { spec: LoadedSpec; pkiDir: string } {
-  const spec = loadSpec(opts.file);
-  return { spec, pkiDir: pkiDirOf(stateDirFor(opts.file, spec.cluster.name, opts.state)) };
+function locate(opts: PkiOpts): { spec: LoadedSpec; stateDir: string; pkiDir: string } {
+  const spec = loadCluster(opts.file);
+  const stateDir = stateDirFor(opts.file, spec.cluster.name, opts.state);
+  return { spec, stateDir, pkiDir: pkiDirOf(stateDir) };
 }
 
 function printChanges(pkiDir: string, changes: readonly PkiChange[]): void {
@@ -43,8 +46,11 @@ export function registerPki(program: Command): void {
     .addOption(specOption())
     .option(...stateOption)
     .action(async (opts: PkiOpts) => {
-      const { spec, pkiDir } = locate(opts);
-      printChanges(pkiDir, await generatePki(spec.cluster, pkiDir));
+      const { spec, stateDir, pkiDir } = locate(opts);
+      const changes = await withStateLock(stateDir, "kubeha pki generate", () =>
+        generatePki(spec.cluster, pkiDir),
+      );
+      printChanges(pkiDir, changes);
     });
 
   const certs = program.command("certs").description("check and rotate certificates");
@@ -94,8 +100,10 @@ export function registerPki(program: Command): void {
     )
     .option("--force", "re-issue every leaf certificate, due or not")
     .action(async (opts: PkiOpts & { ca?: boolean; force?: boolean }) => {
-      const { spec, pkiDir } = locate(opts);
-      const result = await rotateCerts(spec.cluster, pkiDir, opts);
+      const { spec, stateDir, pkiDir } = locate(opts);
+      const result = await withStateLock(stateDir, "kubeha certs rotate", () =>
+        rotateCerts(spec.cluster, pkiDir, opts),
+      );
       printChanges(pkiDir, result.changes);
       if (result.retiredTo) {
         process.stdout.write(`\nold CAs and service-account key kept in ${pkiDir}/${result.retiredTo}\n`);

@@ -1,8 +1,8 @@
 /** `kubeha plan`: topology, failure tolerance and what-if, without touching the network. */
 import type { Command } from "commander";
 import { formatPlan } from "../plan/format.js";
+import { loadCluster } from "../plan/load.js";
 import { buildPlan } from "../plan/plan.js";
-import { loadSpec } from "../spec/load.js";
 import { outputOption, specOption } from "./options.js";
 
 export function registerPlan(program: Command): void {
@@ -17,7 +17,7 @@ export function registerPlan(program: Command): void {
         ?.split(",")
         .map((s) => s.trim())
         .filter(Boolean);
-      const plan = buildPlan(loadSpec(opts.file), whatIf);
+      const plan = buildPlan(loadCluster(opts.file), whatIf);
       process.stdout.write(opts.output === "json" ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
     });
 }

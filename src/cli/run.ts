@@ -4,14 +4,7 @@
  * and shows the stack.
  */
 import { CommanderError } from "commander";
-import { ExitCode, KubehaError, SpecError, type SpecIssue } from "../core/errors.js";
-
-/** `path (line:col): message`, the form every spec problem is shown in. */
-export function formatIssue(issue: SpecIssue): string {
-  const where = issue.line === undefined ? "" : ` (${issue.line}:${issue.col})`;
-  const tag = issue.severity === "warning" ? "warning: " : "";
-  return `${issue.path}${where}: ${tag}${issue.message}`;
-}
+import { ExitCode, formatIssue, KubehaError, SpecError } from "../core/errors.js";
 
 /** Writes an error the way users should see it and returns the exit code. */
 export function report(err: unknown, write: (s: string) => void = (s) => process.stderr.write(s)): number {

@@ -5,7 +5,7 @@ import { up } from "../actions/up.js";
 import { UsageError } from "../core/errors.js";
 import { stateDirFor } from "../core/state-dir.js";
 import type { Reporter } from "../deploy/context.js";
-import { loadSpec } from "../spec/load.js";
+import { loadCluster } from "../plan/load.js";
 import { specOption } from "./options.js";
 
 /** Progress as operators like it: a header per phase, a line per host. */
@@ -37,7 +37,7 @@ export function registerUp(program: Command): void {
         const concurrency = Number(opts.concurrency);
         if (!Number.isInteger(concurrency) || concurrency < 1)
           throw new UsageError("--concurrency must be a whole number of at least 1");
-        const { cluster } = loadSpec(opts.file);
+        const { cluster } = loadCluster(opts.file);
         const result = await up(
           cluster,
           stateDirFor(opts.file, cluster.name, opts.state),
@@ -46,6 +46,7 @@ export function registerUp(program: Command): void {
             concurrency,
             allowMemberRemoval: Boolean(opts.allowMemberRemoval),
             specDir: dirname(resolve(opts.file)),
+            specFile: resolve(opts.file),
           },
           consoleReporter,
         );

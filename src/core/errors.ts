@@ -12,9 +12,47 @@ export const ExitCode = {
   internal: 70,
 } as const;
 
+/**
+ * Every error code kubeha reports, declared once: scripts may match on them.
+ * The first six belong to the error classes below; the rest name the
+ * deliberate stops (ExpectedExit) and what they are about.
+ */
+export const ERROR_CODES = [
+  "SPEC_INVALID",
+  "USAGE",
+  "HOST_FAILED",
+  "HOSTS_FAILED",
+  "REFUSED",
+  "INTERNAL",
+  // the state directory and the PKI
+  "STATE_LOCKED",
+  "CA_INCOMPLETE",
+  "CA_INVALID",
+  "SA_INCOMPLETE",
+  "CERTS_NEED_ACTION",
+  "NOT_BUILT",
+  // binaries
+  "DOWNLOAD_FAILED",
+  "CHECKSUM_MISMATCH",
+  // refusals of up
+  "MEMBER_REMOVAL_REFUSED",
+  "QUORUM_AT_RISK",
+  // local commands and the lab
+  "COMMAND_FAILED",
+  "NOT_ROOT",
+  "NO_KERNEL_FEATURE",
+  "HOST_DOWN",
+  "HOST_UP",
+  "LAB_EXISTS",
+  "LAB_RANGE_TAKEN",
+  "LAB_BOOT_FAILED",
+  "LAB_BOOT_DEGRADED",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 /** Base class: every error kubeha raises on purpose. */
 export abstract class KubehaError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: ErrorCode;
   abstract readonly exitCode: number;
   /** What the user should do next; printed after the message. */
   readonly hint: string | undefined;
@@ -35,6 +73,13 @@ export interface SpecIssue {
   /** 1-based line and column in the source file, when known. */
   readonly line?: number;
   readonly col?: number;
+}
+
+/** `path (line:col): message`, the form every spec problem is shown in. */
+export function formatIssue(issue: SpecIssue): string {
+  const where = issue.line === undefined ? "" : ` (${issue.line}:${issue.col})`;
+  const tag = issue.severity === "warning" ? "warning: " : "";
+  return `${issue.path}${where}: ${tag}${issue.message}`;
 }
 
 /** Every problem found in a spec, reported together. */
@@ -61,22 +106,33 @@ export class UsageError extends KubehaError {
   readonly exitCode = ExitCode.invalidInput;
 }
 
-/** A failure on one host during one phase. */
+/**
+ * A failure on one host during one phase. Code that runs a command on a host
+ * does not know the phase and leaves it empty; the phase runner (and the
+ * per-host helper) fill it in, so every report names host, phase and cause.
+ */
 export class HostError extends KubehaError {
   readonly code = "HOST_FAILED";
   readonly exitCode = ExitCode.failure;
   readonly host: string;
   readonly phase: string;
+  /** The cause without the host name. */
+  readonly detail: string;
 
-  constructor(
-    host: string,
-    phase: string,
-    message: string,
-    options: { cause?: unknown; hint?: string } = {},
-  ) {
-    super(`${host}: ${message}`, options);
+  constructor(host: string, phase: string, detail: string, options: { cause?: unknown; hint?: string } = {}) {
+    super(`${host}: ${detail}`, options);
     this.host = host;
     this.phase = phase;
+    this.detail = detail;
+  }
+
+  /** This error with `phase` filled in, when it has none. */
+  inPhase(phase: string): HostError {
+    if (this.phase) return this;
+    return new HostError(this.host, phase, this.detail, {
+      ...(this.cause !== undefined && { cause: this.cause }),
+      ...(this.hint && { hint: this.hint }),
+    });
   }
 }
 
@@ -97,12 +153,12 @@ export class MultiHostError extends KubehaError {
 
 /** A deliberate stop that is not a bug (a refused destructive step, a failed check). */
 export class ExpectedExit extends KubehaError {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly exitCode: number;
 
   constructor(
     message: string,
-    options: { code?: string; exitCode?: number; hint?: string; cause?: unknown } = {},
+    options: { code?: ErrorCode; exitCode?: number; hint?: string; cause?: unknown } = {},
   ) {
     super(message, options);
     this.code = options.code ?? "REFUSED";

@@ -1,5 +1,9 @@
-/** Running local commands (ip, nft, mount, debootstrap ...) with errors that say what failed. */
-import { type SpawnSyncOptions, spawnSync } from "node:child_process";
+/**
+ * Running local commands (ip, nft, mount, arping, ssh ...) with errors that
+ * say what failed: synchronously for the CLI and the lab, asynchronously for
+ * the host daemons, whose event loop must keep turning.
+ */
+import { execFile, type SpawnSyncOptions, spawnSync } from "node:child_process";
 import { ExpectedExit } from "./errors.js";
 
 /** The outcome of a command that may fail without that being an error. */
@@ -9,11 +13,34 @@ export interface RunResult {
   readonly stderr: string;
 }
 
+/** Exit code for a command that could not be started (as a shell says). */
+const NOT_FOUND = 127;
+/** Exit code for a command killed by its timeout (as timeout(1) says). */
+const TIMED_OUT = 124;
+
+function failedToRun(cmd: string, err: Error & { code?: unknown }, stdout = "", stderr = ""): RunResult {
+  const code = err.code === "ENOENT" ? NOT_FOUND : TIMED_OUT;
+  return { code, stdout, stderr: `${stderr}${cmd}: ${err.message}` };
+}
+
 /** Runs `cmd args`; never throws for a non-zero exit (see `run`). */
 export function tryRun(cmd: string, args: readonly string[], opts: SpawnSyncOptions = {}): RunResult {
   const r = spawnSync(cmd, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], ...opts });
-  if (r.error) return { code: 127, stdout: "", stderr: `${cmd}: ${r.error.message}` };
-  return { code: r.status ?? 128, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
+  const stdout = String(r.stdout ?? "");
+  const stderr = String(r.stderr ?? "");
+  if (r.error) return failedToRun(cmd, r.error, stdout, stderr);
+  return { code: r.status ?? 128, stdout, stderr };
+}
+
+/** Like tryRun, without blocking the event loop; killed after `timeoutMs`. */
+export function tryRunAsync(cmd: string, args: readonly string[], timeoutMs = 2000): Promise<RunResult> {
+  return new Promise((resolve) =>
+    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (!err) return resolve({ code: 0, stdout, stderr });
+      if (typeof err.code === "number") return resolve({ code: err.code, stdout, stderr });
+      resolve(err.killed ? { code: TIMED_OUT, stdout, stderr } : failedToRun(cmd, err, stdout, stderr));
+    }),
+  );
 }
 
 /** Runs `cmd args` and returns stdout; a non-zero exit throws with the command and its stderr. */

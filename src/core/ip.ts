@@ -94,3 +94,17 @@ export function sameIp(a: string, b: string): boolean {
   const y = parseIp(b);
   return x !== undefined && y !== undefined && x.version === y.version && x.value === y.value;
 }
+
+/** `address:port`, with an IPv6 address in brackets: the one place addresses are bracketed. */
+export function hostPort(address: string, port: number): string {
+  return `${address.includes(":") ? `[${address}]` : address}:${port}`;
+}
+
+/** `https://address:port`, bracketed like hostPort. */
+export const httpsUrl = (address: string, port: number) => `https://${hostPort(address, port)}`;
+
+/** Splits `address:port` (IPv6 in brackets), the inverse of hostPort. */
+export function splitHostPort(endpoint: string): { host: string; port: number } {
+  const i = endpoint.lastIndexOf(":");
+  return { host: endpoint.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port: Number(endpoint.slice(i + 1)) };
+}

@@ -1,5 +1,6 @@
 /** Looking at local processes through /proc, without pgrep. */
 import { readdirSync, readFileSync } from "node:fs";
+import { waitFor } from "./wait.js";
 
 /** A running process: its id, its parent and its command line. */
 export interface ProcessInfo {
@@ -30,6 +31,16 @@ export function findProcesses(match: (p: ProcessInfo) => boolean): ProcessInfo[]
   return out;
 }
 
+/** When process `pid` started (clock ticks since boot), to tell it from a later process with the same id. */
+export function startTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether process `pid` still exists. */
 export function isAlive(pid: number): boolean {
   try {
@@ -41,11 +52,6 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Waits until `pid` is gone or `timeoutMs` passes; true when it is gone. */
-export async function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
+export function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
+  return waitFor(() => !isAlive(pid), timeoutMs, 50);
 }

@@ -1,25 +1,130 @@
 /**
- * What every phase of a deployment works with: the cluster, the hosts with
- * their connections and facts, and the one helper through which every change
- * on a host goes, so that `--dry-run` follows the very same path and only
- * records instead of acting.
+ * What the phases of a command work with. A ClusterContext is what every
+ * command that reaches hosts needs (`up` today; `status`, `drill` and
+ * `etcd snapshot` are other phase lists over it): the cluster, its hosts with
+ * their connections and facts, bounded per-host execution and progress
+ * output. A DeployContext adds what only a deployment has: the files each
+ * host must end up with, the restarts it owes, the PKI being prepared, and
+ * the one helper through which every change goes, so that `--dry-run`
+ * follows the very same path and only records instead of acting.
  */
-import { HostError, MultiHostError } from "../core/errors.js";
+import { HostError, KubehaError, MultiHostError } from "../core/errors.js";
 import { settleLimit } from "../core/parallel.js";
+import type { Member } from "../etcd/etcdctl.js";
+import type { PkiChange } from "../pki/generate.js";
 import type { Cluster, Host } from "../spec/defaults.js";
+import type { Role } from "../spec/schema.js";
 import type { Transport } from "../transport/transport.js";
-import type { DesiredFile, ServiceAction } from "./desired.js";
+import type { DesiredFile } from "./desired.js";
 import type { HostFacts } from "./facts.js";
 
-/** A host during a deployment. */
-export interface DeployHost {
+/** Progress output, so tests can capture it. */
+export interface Reporter {
+  phase(title: string): void;
+  host(host: string, line: string): void;
+  info(line: string): void;
+}
+
+/** Opens a transport to a host (SSH in real runs, a scripted fake in unit tests). */
+export type Connector = (host: Host, ctx: ClusterContext) => Promise<Transport>;
+
+/** A host during a command: its spec, and its connection and facts once the phases have them. */
+export interface ClusterHost {
   readonly spec: Host;
   transport?: Transport;
   facts?: HostFacts;
-  /** The files it must end up with (set once the PKI is known). */
+}
+
+/** What every command that works on hosts is given. */
+export interface ClusterInit {
+  readonly cluster: Cluster;
+  readonly stateDir: string;
+  readonly report: Reporter;
+  readonly connect: Connector;
+  /** Hosts worked on at once. */
+  readonly concurrency: number;
+  /** Whether changes are only recorded (see DeployContext.change). */
+  readonly dryRun: boolean;
+}
+
+/** The hosts of a cluster and how to work on them. */
+export class ClusterContext<H extends ClusterHost = ClusterHost> {
+  readonly cluster: Cluster;
+  readonly stateDir: string;
+  readonly report: Reporter;
+  readonly connect: Connector;
+  readonly concurrency: number;
+  readonly dryRun: boolean;
+  readonly hosts: readonly H[];
+  /** The phase running now, for error messages; set by the runner. */
+  phase = "";
+
+  constructor(init: ClusterInit, makeHost: (spec: Host) => H) {
+    this.cluster = init.cluster;
+    this.stateDir = init.stateDir;
+    this.report = init.report;
+    this.connect = init.connect;
+    this.concurrency = init.concurrency;
+    this.dryRun = init.dryRun;
+    this.hosts = init.cluster.hosts.map(makeHost);
+  }
+
+  /** Hosts carrying `role`, in spec order. */
+  withRole(role: Role): H[] {
+    return this.hosts.filter((h) => h.spec.roles.includes(role));
+  }
+
+  /** etcd members in spec order. */
+  etcdMembers(): H[] {
+    return this.withRole("etcd");
+  }
+
+  /** The hosts among `specs` (a service's hosts, say), in spec order. */
+  among(specs: readonly Host[]): H[] {
+    return this.hosts.filter((h) => specs.some((s) => s.name === h.spec.name));
+  }
+
+  /**
+   * Runs `fn` on `hosts` with bounded parallelism; failures on several hosts
+   * are reported together, each naming its host and this phase. A failure that
+   * is not kubeha's own kind of error is a bug and is thrown as it is.
+   */
+  async onHosts(hosts: readonly H[], fn: (host: H) => Promise<void>): Promise<void> {
+    const results = await settleLimit(hosts, this.concurrency, fn);
+    const failures: HostError[] = [];
+    results.forEach((r, i) => {
+      if (r.status === "fulfilled") return;
+      const err = r.reason;
+      const host = hosts[i]?.spec.name ?? "?";
+      if (err instanceof HostError) failures.push(err.inPhase(this.phase));
+      else if (err instanceof MultiHostError) failures.push(...err.failures);
+      else if (err instanceof KubehaError)
+        failures.push(
+          new HostError(host, this.phase, err.message, { cause: err, ...(err.hint && { hint: err.hint }) }),
+        );
+      else throw err;
+    });
+    if (failures.length > 0) throw new MultiHostError(this.phase, failures);
+  }
+
+  /** Runs `fn` on one host, its failure reported like onHosts does. */
+  onHost(host: H, fn: (host: H) => Promise<void>): Promise<void> {
+    return this.onHosts([host], fn);
+  }
+
+  /** The transport of a connected host. */
+  transport(host: H): Transport {
+    if (!host.transport) throw new HostError(host.spec.name, this.phase, "not connected");
+    return host.transport;
+  }
+}
+
+/** A host during a deployment. */
+export interface DeployHost extends ClusterHost {
+  /** The files it must end up with (set once the PKI is prepared). */
   desired?: readonly DesiredFile[];
-  /** Services to restart (or reload) because a file they read changed. */
-  readonly restart: Set<ServiceAction>;
+  /** Service actions it owes because a file they read changed: `etcd`, `agent`, `agent-reload`. */
+  readonly owed: Set<string>;
   /** Whether a unit file changed (systemd must reload its units). */
   unitChanged?: boolean;
 }
@@ -30,91 +135,44 @@ export interface Change {
   readonly what: string;
 }
 
-/** Progress output, so tests can capture it. */
-export interface Reporter {
-  phase(title: string): void;
-  host(host: string, line: string): void;
-  info(line: string): void;
-}
-
 export interface DeployOptions {
   readonly dryRun: boolean;
   readonly concurrency: number;
   readonly allowMemberRemoval: boolean;
   /** The spec file's directory: relative paths in the spec are resolved against it. */
   readonly specDir: string;
+  /** The spec file, to say which state directories lie near it. */
+  readonly specFile?: string;
 }
 
-/** Opens a transport to a host (SSH in real runs, a scripted fake in unit tests). */
-export type Connector = (host: Host, ctx: DeployContext) => Promise<Transport>;
-
 /** The state of one run of `kubeha up`. */
-export class DeployContext {
-  readonly cluster: Cluster;
-  readonly stateDir: string;
-  /** Where host files are read from: the state's PKI, or a scratch copy in a dry run. */
-  pkiDir: string;
+export class DeployContext extends ClusterContext<DeployHost> {
   readonly options: DeployOptions;
-  readonly connect: Connector;
-  readonly report: Reporter;
-  readonly hosts: readonly DeployHost[];
+  /** Where host files are read from: the PKI prepared in scratch until it is saved to the state directory. */
+  pkiDir: string;
+  /** The scratch directory the PKI is prepared in, removed when the run ends. */
+  scratchDir?: string;
+  /** What preparing the PKI changed (saved to the state directory once every check passed). */
+  pkiChanges: readonly PkiChange[] = [];
   readonly changes: Change[] = [];
-  /** The phase running now, for error messages. */
-  phase = "";
+  /** The etcd members as the running cluster lists them (undefined: no member runs yet). */
+  liveMembers?: readonly Member[];
 
-  constructor(init: {
-    cluster: Cluster;
-    stateDir: string;
-    pkiDir: string;
-    options: DeployOptions;
-    report: Reporter;
-    connect: Connector;
-  }) {
-    this.connect = init.connect;
-    this.cluster = init.cluster;
-    this.stateDir = init.stateDir;
-    this.pkiDir = init.pkiDir;
+  constructor(
+    init: Omit<ClusterInit, "dryRun" | "concurrency"> & { options: DeployOptions; pkiDir: string },
+  ) {
+    super({ ...init, dryRun: init.options.dryRun, concurrency: init.options.concurrency }, (spec) => ({
+      spec,
+      owed: new Set<string>(),
+    }));
     this.options = init.options;
-    this.report = init.report;
-    this.hosts = init.cluster.hosts.map((spec) => ({ spec, restart: new Set<ServiceAction>() }));
-  }
-
-  /** Hosts carrying `role`. */
-  withRole(role: string): DeployHost[] {
-    return this.hosts.filter((h) => h.spec.roles.some((r) => r === role));
-  }
-
-  /** etcd members in spec order. */
-  etcdMembers(): DeployHost[] {
-    return this.withRole("etcd");
+    this.pkiDir = init.pkiDir;
   }
 
   /** The one way to change a host: recorded always, performed unless this is a dry run. */
   async change(host: DeployHost, what: string, act: () => Promise<void>): Promise<void> {
     this.changes.push({ host: host.spec.name, what });
-    this.report.host(host.spec.name, `${this.options.dryRun ? "would " : ""}${what}`);
-    if (!this.options.dryRun) await act();
-  }
-
-  /** Runs `fn` on `hosts` with bounded parallelism; failures on several hosts are reported together. */
-  async onHosts(hosts: readonly DeployHost[], fn: (host: DeployHost) => Promise<void>): Promise<void> {
-    const results = await settleLimit(hosts, this.options.concurrency, fn);
-    const failures = results.flatMap((r, i) => {
-      if (r.status === "fulfilled") return [];
-      const host = hosts[i]?.spec.name ?? "?";
-      const err = r.reason;
-      if (err instanceof HostError) return [err];
-      if (err instanceof MultiHostError) return [...err.failures];
-      return [
-        new HostError(host, this.phase, err instanceof Error ? err.message : String(err), { cause: err }),
-      ];
-    });
-    if (failures.length > 0) throw new MultiHostError(this.phase, failures);
-  }
-
-  /** The transport of a connected host. */
-  transport(host: DeployHost): Transport {
-    if (!host.transport) throw new HostError(host.spec.name, this.phase, "not connected");
-    return host.transport;
+    this.report.host(host.spec.name, `${this.dryRun ? "would " : ""}${what}`);
+    if (!this.dryRun) await act();
   }
 }

@@ -1,7 +1,10 @@
 /** File and service operations on a host, each one command over the transport. */
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import { shq, type Transport } from "../transport/transport.js";
+import { HostError } from "../core/errors.js";
+import { PENDING_DIR } from "../core/host-paths.js";
+import { shq } from "../core/shell.js";
+import type { Transport } from "../transport/transport.js";
 
 /** What a file on a host is: its sha256 and mode, or absent. */
 export type RemoteFile = { readonly sha256: string; readonly mode: number } | null;
@@ -19,13 +22,14 @@ export function sha256(content: string | Buffer): string {
 }
 const hashes = new WeakMap<Buffer, string>();
 
-/** Runs `command` and returns stdout; a non-zero exit throws with stderr. */
+/** Runs `command` and returns stdout; a non-zero exit is a HostError naming the command and its stderr. */
 export async function must(t: Transport, command: string, stdin?: string | Buffer): Promise<string> {
   const r = await t.exec(command, stdin === undefined ? {} : { stdin });
-  if (r.code !== 0)
-    throw new Error(
-      `\`${command.length > 120 ? `${command.slice(0, 117)}...` : command}\` exited ${r.code}: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" / ")}`,
-    );
+  if (r.code !== 0) {
+    const shown = command.length > 120 ? `${command.slice(0, 117)}...` : command;
+    const why = (r.stderr || r.stdout).trim().split("\n").slice(-3).join(" / ");
+    throw new HostError(t.host, "", `\`${shown}\` exited ${r.code}: ${why}`);
+  }
   return r.stdout;
 }
 
@@ -66,9 +70,6 @@ export async function writeFile(
   const script = `set -e; mkdir -p -m 0700 "$(dirname ${shq(path)})"; umask 077; ${receive} > ${shq(tmp)}; chmod ${m} ${shq(tmp)}; mv -f ${shq(tmp)} ${shq(path)}`;
   await must(t, script, body);
 }
-
-/** Where a host keeps the restarts a run owes it (one empty file per service action). */
-export const PENDING_DIR = "/var/lib/kubeha/pending";
 
 /** Records that `actions` are owed on the host, before the change that needs them. */
 export async function markPending(t: Transport, actions: readonly string[]): Promise<void> {

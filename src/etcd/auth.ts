@@ -13,10 +13,11 @@
  * separate, so `up` can show them in a dry run.
  */
 import type { ExecResult } from "../transport/transport.js";
+import { KUBEHA_PREFIX } from "./keyspace.js";
 
 export const AGENT_USER = "kubeha-agent";
 export const AGENT_ROLE = "kubeha-agent";
-export const AGENT_PREFIX = "/kubeha/";
+export const AGENT_PREFIX = KUBEHA_PREFIX;
 
 /** Users and their roles, as `up` wants them. */
 export const ETCD_USERS: ReadonlyMap<string, string> = new Map([

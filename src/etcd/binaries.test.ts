@@ -8,11 +8,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ExpectedExit } from "../core/errors.js";
 import { run } from "../core/exec.js";
+import { UPLOADED_ETCD } from "../core/host-paths.js";
 import { desiredFiles } from "../deploy/desired.js";
 import { generatePki } from "../pki/generate.js";
 import { scratch } from "../pki/pki-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
-import { etcdPrograms, UPLOADED_ETCD } from "./binaries.js";
+import { etcdPrograms } from "./binaries.js";
 
 describe("etcd binaries", () => {
   const dir = scratch("etcd-bin");
@@ -110,24 +111,15 @@ describe("etcd binaries", () => {
       specDir: dir,
       stateDir: join(dir, "state"),
     });
-    const files = desiredFiles(
-      cluster,
-      cluster.hosts[0] as (typeof cluster.hosts)[0],
-      pki,
-      programs && { etcd: programs },
-    );
+    const artifacts = { ...(programs && { etcd: programs }), nodeBinary: Buffer.from("agent") };
+    const files = desiredFiles(cluster, cluster.hosts[0] as (typeof cluster.hosts)[0], pki, artifacts);
     const etcd = files.find((f) => f.path === UPLOADED_ETCD);
     assert.equal(etcd?.mode, 0o755);
     assert.match(
       String(files.find((f) => f.path === "/etc/systemd/system/etcd.service")?.content),
       /ExecStart=\/usr\/local\/bin\/etcd /,
     );
-    const worker = desiredFiles(
-      cluster,
-      cluster.hosts[3] as (typeof cluster.hosts)[0],
-      pki,
-      programs && { etcd: programs },
-    );
+    const worker = desiredFiles(cluster, cluster.hosts[3] as (typeof cluster.hosts)[0], pki, artifacts);
     assert.equal(
       worker.some((f) => f.path === UPLOADED_ETCD),
       false,

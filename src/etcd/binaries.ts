@@ -19,10 +19,6 @@ export interface EtcdProgramFiles {
   readonly etcdctl: Buffer;
 }
 
-/** Where uploaded binaries go on the hosts. */
-export const UPLOADED_ETCD = "/usr/local/bin/etcd";
-export const UPLOADED_ETCDCTL = "/usr/local/bin/etcdctl";
-
 function fromDir(dir: string): EtcdProgramFiles {
   const found = new Map<string, string>();
   for (const rel of readdirSync(dir, { recursive: true }).map(String)) {

@@ -7,17 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
-import {
-  bytes,
-  type Decoded,
-  decode,
-  encode,
-  type Field,
-  int,
-  type KeyValue,
-  keyValue,
-  messages,
-} from "./proto.js";
+import { codec, type KeyValue, keyValue, type Message } from "./proto.js";
 
 export interface EtcdTls {
   ca: Buffer;
@@ -45,32 +35,55 @@ export type Compare =
 /** One operation of a transaction. */
 export type Op = { put: string; value: string; lease?: bigint } | { range: string } | { delete: string };
 
-const TARGET = { create: 1, mod: 2, value: 3, lease: 4 } as const;
-const TARGET_FIELD = { create: 5, mod: 6, value: 7, lease: 8 } as const;
+const TARGET = { create: "CREATE", mod: "MOD", value: "VALUE", lease: "LEASE" } as const;
+const TARGET_FIELD = {
+  create: "createRevision",
+  mod: "modRevision",
+  value: "value",
+  lease: "lease",
+} as const;
 
-const rangeRequest = (key: string, serializable = false): Field[] => [
-  [1, key],
-  [7, serializable || undefined],
-];
-const putRequest = (key: string, value: string, lease?: bigint): Field[] => [
-  [1, key],
-  [2, value],
-  [3, lease || undefined],
-];
-const opFields = (op: Op): Field[] =>
+const opMessage = (op: Op): Message =>
   "put" in op
-    ? [[2, putRequest(op.put, op.value, op.lease)]]
+    ? {
+        requestPut: { key: Buffer.from(op.put), value: Buffer.from(op.value), lease: String(op.lease ?? 0n) },
+      }
     : "range" in op
-      ? [[1, rangeRequest(op.range)]]
-      : [[3, [[1, op.delete]]]];
-const compareFields = (c: Compare): Field[] => [
-  [1, 0], // EQUAL
-  [2, TARGET[c.target]],
-  [3, c.key],
-  [TARGET_FIELD[c.target], c.equals],
-];
+      ? { requestRange: { key: Buffer.from(op.range) } }
+      : { requestDeleteRange: { key: Buffer.from(op.delete) } };
+const compareMessage = (c: Compare): Message => ({
+  result: "EQUAL",
+  target: TARGET[c.target],
+  key: Buffer.from(c.key),
+  [TARGET_FIELD[c.target]]: typeof c.equals === "string" ? Buffer.from(c.equals) : String(c.equals),
+});
 
-const identity = (b: Buffer) => b;
+/** The etcd RPCs kubeha calls, with their request and response types. */
+const RPC = {
+  range: { path: "/etcdserverpb.KV/Range", request: codec("RangeRequest"), response: codec("RangeResponse") },
+  put: { path: "/etcdserverpb.KV/Put", request: codec("PutRequest"), response: codec("PutResponse") },
+  txn: { path: "/etcdserverpb.KV/Txn", request: codec("TxnRequest"), response: codec("TxnResponse") },
+  status: {
+    path: "/etcdserverpb.Maintenance/Status",
+    request: codec("StatusRequest"),
+    response: codec("StatusResponse"),
+  },
+  leaseGrant: {
+    path: "/etcdserverpb.Lease/LeaseGrant",
+    request: codec("LeaseGrantRequest"),
+    response: codec("LeaseGrantResponse"),
+  },
+  leaseRevoke: {
+    path: "/etcdserverpb.Lease/LeaseRevoke",
+    request: codec("LeaseRevokeRequest"),
+    response: codec("LeaseRevokeResponse"),
+  },
+} as const;
+const KEEP_ALIVE = {
+  path: "/etcdserverpb.Lease/LeaseKeepAlive",
+  request: codec("LeaseKeepAliveRequest"),
+  response: codec("LeaseKeepAliveResponse"),
+};
 
 export class EtcdClient {
   private readonly clients: grpc.Client[];
@@ -103,14 +116,19 @@ export class EtcdClient {
    * A unary call on the current endpoint (or endpoint `at`); on a transport
    * failure of the current one the next call goes to the next endpoint.
    */
-  private unary(method: string, request: Field[], timeoutMs = this.timeoutMs, at?: number): Promise<Decoded> {
+  private unary(
+    rpc: (typeof RPC)[keyof typeof RPC],
+    request: Message,
+    timeoutMs = this.timeoutMs,
+    at?: number,
+  ): Promise<Message> {
     const index = at ?? this.current;
     const client = this.clients[index] as grpc.Client;
     return new Promise((resolve, reject) => {
       client.makeUnaryRequest(
-        method,
-        encode,
-        identity,
+        rpc.path,
+        rpc.request.encode,
+        rpc.response.decode,
         request,
         new grpc.Metadata(),
         { deadline: Date.now() + timeoutMs },
@@ -124,7 +142,7 @@ export class EtcdClient {
               this.current = (index + 1) % this.clients.length;
             return reject(new EtcdError(code, err?.details || err?.message || "etcd: empty response"));
           }
-          resolve(decode(res));
+          resolve(res);
         },
       );
     });
@@ -136,17 +154,21 @@ export class EtcdClient {
     opts: { serializable?: boolean; timeoutMs?: number; endpoint?: number } = {},
   ): Promise<KeyValue | undefined> {
     const res = await this.unary(
-      "/etcdserverpb.KV/Range",
-      rangeRequest(key, opts.serializable),
+      RPC.range,
+      { key: Buffer.from(key), serializable: opts.serializable ?? false },
       opts.timeoutMs,
       opts.endpoint,
     );
-    const kv = messages(res, 2)[0];
+    const kv = res.kvs[0];
     return kv && keyValue(kv);
   }
 
   async put(key: string, value: string, lease?: bigint): Promise<void> {
-    await this.unary("/etcdserverpb.KV/Put", putRequest(key, value, lease));
+    await this.unary(RPC.put, {
+      key: Buffer.from(key),
+      value: Buffer.from(value),
+      lease: String(lease ?? 0n),
+    });
   }
 
   /** A transaction: when every compare holds, `success` runs, else `failure`; the first range result is returned. */
@@ -155,35 +177,30 @@ export class EtcdClient {
     success: readonly Op[],
     failure: readonly Op[] = [],
   ): Promise<{ succeeded: boolean; kv?: KeyValue }> {
-    const res = await this.unary("/etcdserverpb.KV/Txn", [
-      ...compares.map((c): Field => [1, compareFields(c)]),
-      ...success.map((o): Field => [2, opFields(o)]),
-      ...failure.map((o): Field => [3, opFields(o)]),
-    ]);
-    const range = messages(res, 3)
-      .map((r) => messages(r, 1)[0])
-      .find(Boolean);
-    const kv = range && messages(range, 2)[0];
-    return { succeeded: int(res, 2) === 1n, ...(kv && { kv: keyValue(kv) }) };
+    const res = await this.unary(RPC.txn, {
+      compare: compares.map(compareMessage),
+      success: success.map(opMessage),
+      failure: failure.map(opMessage),
+    });
+    const kv = (res.responses as Message[]).find((r) => r.responseRange)?.responseRange.kvs[0];
+    return { succeeded: res.succeeded, ...(kv && { kv: keyValue(kv) }) };
   }
 
   /** Whether the member at `endpoint` is the raft leader (Maintenance.Status). */
   async isLeader(endpoint: number, timeoutMs = this.timeoutMs): Promise<boolean> {
-    const res = await this.unary("/etcdserverpb.Maintenance/Status", [], timeoutMs, endpoint);
-    const header = messages(res, 1)[0];
-    return header !== undefined && int(header, 2) === int(res, 4) && int(res, 4) !== 0n;
+    const res = await this.unary(RPC.status, {}, timeoutMs, endpoint);
+    return res.leader !== "0" && res.header?.memberId === res.leader;
   }
 
   /** Grants a lease of `ttlSeconds`; returns its id and the TTL etcd granted. */
   async leaseGrant(ttlSeconds: number): Promise<{ id: bigint; ttl: number }> {
-    const res = await this.unary("/etcdserverpb.Lease/LeaseGrant", [[1, ttlSeconds]]);
-    const error = bytes(res, 4).toString();
-    if (error) throw new EtcdError(grpc.status.UNKNOWN, error);
-    return { id: int(res, 2), ttl: Number(int(res, 3)) };
+    const res = await this.unary(RPC.leaseGrant, { TTL: String(ttlSeconds) });
+    if (res.error) throw new EtcdError(grpc.status.UNKNOWN, res.error);
+    return { id: BigInt(res.ID), ttl: Number(res.TTL) };
   }
 
   async leaseRevoke(id: bigint): Promise<void> {
-    await this.unary("/etcdserverpb.Lease/LeaseRevoke", [[1, id]]);
+    await this.unary(RPC.leaseRevoke, { ID: String(id) });
   }
 
   /**
@@ -200,9 +217,9 @@ export class EtcdClient {
     const index = this.current;
     const client = this.clients[index] as grpc.Client;
     const stream = client.makeBidiStreamRequest(
-      "/etcdserverpb.Lease/LeaseKeepAlive",
-      encode,
-      identity,
+      KEEP_ALIVE.path,
+      KEEP_ALIVE.request.encode,
+      KEEP_ALIVE.response.decode,
       new grpc.Metadata(),
     );
     const sent: number[] = [];
@@ -213,9 +230,9 @@ export class EtcdClient {
       this.current = (index + 1) % this.clients.length;
       onEnd(err);
     };
-    stream.on("data", (buf: Buffer) => {
+    stream.on("data", (res: Message) => {
       const sentAt = sent.shift();
-      if (sentAt !== undefined) onAck(Number(int(decode(buf), 3)), sentAt);
+      if (sentAt !== undefined) onAck(Number(res.TTL), sentAt);
     });
     stream.on("error", (err: grpc.ServiceError) => end(new EtcdError(err.code, err.details || err.message)));
     stream.on("end", () => end(new Error("etcd closed the keep-alive stream")));
@@ -223,7 +240,7 @@ export class EtcdClient {
       send: () => {
         if (ended) return;
         sent.push(performance.now());
-        stream.write([[1, id]] satisfies Field[]);
+        stream.write({ ID: String(id) });
       },
       close: () => {
         ended = true;

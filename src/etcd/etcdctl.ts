@@ -1,6 +1,8 @@
 /** etcdctl run on a member host, over mutual TLS with that host's healthcheck client certificate. */
-import { ETCD_PKI } from "../render/etcd-unit.js";
-import { type ExecResult, shq, type Transport } from "../transport/transport.js";
+import { HostPki, pkiPath } from "../core/host-paths.js";
+import { shq } from "../core/shell.js";
+import type { ExecResult, Transport } from "../transport/transport.js";
+import { LOCAL_CLIENT_URL } from "./urls.js";
 
 /** A member as `etcdctl member list` reports it. */
 export interface Member {
@@ -13,16 +15,16 @@ export interface Member {
   readonly isLearner: boolean;
 }
 
+/** The command line of `etcdctl args` on a member host against `endpoints` (default: its own member). */
+export function etcdctlCommand(args: string, endpoints = LOCAL_CLIENT_URL): string {
+  const client = HostPki.etcdHealthcheckClient;
+  const tls = `--cacert=${pkiPath(HostPki.etcdCa.cert)} --cert=${pkiPath(client.cert)} --key=${pkiPath(client.key)}`;
+  return `ETCDCTL_API=3 etcdctl --endpoints=${shq(endpoints)} ${tls} --dial-timeout=2s --command-timeout=5s ${args}`;
+}
+
 /** Runs `etcdctl args` on the host against `endpoints` (default: its own member). */
-export function etcdctl(
-  t: Transport,
-  args: string,
-  endpoints = "https://127.0.0.1:2379",
-): Promise<ExecResult> {
-  const tls = `--cacert=${ETCD_PKI}/ca.crt --cert=${ETCD_PKI}/healthcheck-client.crt --key=${ETCD_PKI}/healthcheck-client.key`;
-  return t.exec(
-    `ETCDCTL_API=3 etcdctl --endpoints=${shq(endpoints)} ${tls} --dial-timeout=2s --command-timeout=5s ${args}`,
-  );
+export function etcdctl(t: Transport, args: string, endpoints = LOCAL_CLIENT_URL): Promise<ExecResult> {
+  return t.exec(etcdctlCommand(args, endpoints));
 }
 
 /** The members of the cluster, or undefined when the cluster does not answer. */
@@ -65,18 +67,4 @@ export async function leaderEndpoint(
 /** Whether every endpoint answers a health check (a quorum read through each). */
 export async function allHealthy(t: Transport, endpoints: readonly string[]): Promise<boolean> {
   return (await etcdctl(t, "endpoint health", endpoints.join(","))).code === 0;
-}
-
-/** Polls until `probe` holds or `timeoutMs` passes. */
-export async function waitFor(
-  probe: () => Promise<boolean>,
-  timeoutMs: number,
-  stepMs = 500,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
 }

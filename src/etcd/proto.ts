@@ -1,106 +1,142 @@
 /**
- * The few etcd v3 protobuf messages the agent and the stand-in use, encoded
- * and decoded by hand (field numbers from etcd's api/etcdserverpb/rpc.proto
- * and api/mvccpb/kv.proto). Hand-written so the host executable bundles no
- * .proto files and no code generator: a message is a list of (field, value).
+ * The few etcd v3 protobuf messages the agent and the stand-in use, as a
+ * JSON descriptor for protobufjs (already in the host executable through
+ * grpc-js): named fields, no .proto files, no code generator. Field numbers
+ * are etcd's (api/etcdserverpb/rpc.proto, api/mvccpb/kv.proto); only the
+ * fields kubeha reads or writes are listed, and protobuf skips the others.
  * etcd's gRPC gateway cannot be used instead: it ignores the client
  * certificate's CN, and CN-mapped users are how etcd auth knows the agent.
  */
+import protobuf from "protobufjs/light.js";
 
-/** A field to encode: varint (number, bigint, boolean), bytes (Buffer, string) or a nested message. */
-type Value = number | bigint | boolean | string | Buffer | Field[];
-export type Field = [field: number, value: Value | undefined];
+const f = (type: string, id: number, rule?: "repeated") => ({ type, id, ...(rule && { rule }) });
 
-function varint(n: bigint): number[] {
-  let v = BigInt.asUintN(64, n);
-  const out: number[] = [];
-  while (v >= 0x80n) {
-    out.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return out;
-}
+const descriptor = {
+  nested: {
+    etcd: {
+      nested: {
+        ResponseHeader: {
+          fields: {
+            clusterId: f("uint64", 1),
+            memberId: f("uint64", 2),
+            revision: f("int64", 3),
+            raftTerm: f("uint64", 4),
+          },
+        },
+        KeyValue: {
+          fields: {
+            key: f("bytes", 1),
+            createRevision: f("int64", 2),
+            modRevision: f("int64", 3),
+            version: f("int64", 4),
+            value: f("bytes", 5),
+            lease: f("int64", 6),
+          },
+        },
+        RangeRequest: { fields: { key: f("bytes", 1), serializable: f("bool", 7) } },
+        RangeResponse: {
+          fields: { header: f("ResponseHeader", 1), kvs: f("KeyValue", 2, "repeated"), count: f("int64", 4) },
+        },
+        PutRequest: { fields: { key: f("bytes", 1), value: f("bytes", 2), lease: f("int64", 3) } },
+        PutResponse: { fields: { header: f("ResponseHeader", 1) } },
+        DeleteRangeRequest: { fields: { key: f("bytes", 1) } },
+        DeleteRangeResponse: { fields: { header: f("ResponseHeader", 1), deleted: f("int64", 2) } },
+        RequestOp: {
+          oneofs: { request: { oneof: ["requestRange", "requestPut", "requestDeleteRange"] } },
+          fields: {
+            requestRange: f("RangeRequest", 1),
+            requestPut: f("PutRequest", 2),
+            requestDeleteRange: f("DeleteRangeRequest", 3),
+          },
+        },
+        ResponseOp: {
+          oneofs: { response: { oneof: ["responseRange", "responsePut", "responseDeleteRange"] } },
+          fields: {
+            responseRange: f("RangeResponse", 1),
+            responsePut: f("PutResponse", 2),
+            responseDeleteRange: f("DeleteRangeResponse", 3),
+          },
+        },
+        Compare: {
+          oneofs: { targetUnion: { oneof: ["version", "createRevision", "modRevision", "value", "lease"] } },
+          fields: {
+            result: f("CompareResult", 1),
+            target: f("CompareTarget", 2),
+            key: f("bytes", 3),
+            version: f("int64", 4),
+            createRevision: f("int64", 5),
+            modRevision: f("int64", 6),
+            value: f("bytes", 7),
+            lease: f("int64", 8),
+          },
+        },
+        CompareResult: { values: { EQUAL: 0, GREATER: 1, LESS: 2, NOT_EQUAL: 3 } },
+        CompareTarget: { values: { VERSION: 0, CREATE: 1, MOD: 2, VALUE: 3, LEASE: 4 } },
+        TxnRequest: {
+          fields: {
+            compare: f("Compare", 1, "repeated"),
+            success: f("RequestOp", 2, "repeated"),
+            failure: f("RequestOp", 3, "repeated"),
+          },
+        },
+        TxnResponse: {
+          fields: {
+            header: f("ResponseHeader", 1),
+            succeeded: f("bool", 2),
+            responses: f("ResponseOp", 3, "repeated"),
+          },
+        },
+        StatusRequest: { fields: {} },
+        StatusResponse: {
+          fields: {
+            header: f("ResponseHeader", 1),
+            version: f("string", 2),
+            dbSize: f("int64", 3),
+            leader: f("uint64", 4),
+            raftIndex: f("uint64", 5),
+            raftTerm: f("uint64", 6),
+            isLearner: f("bool", 10),
+          },
+        },
+        LeaseGrantRequest: { fields: { TTL: f("int64", 1), ID: f("int64", 2) } },
+        LeaseGrantResponse: {
+          fields: {
+            header: f("ResponseHeader", 1),
+            ID: f("int64", 2),
+            TTL: f("int64", 3),
+            error: f("string", 4),
+          },
+        },
+        LeaseRevokeRequest: { fields: { ID: f("int64", 1) } },
+        LeaseRevokeResponse: { fields: { header: f("ResponseHeader", 1) } },
+        LeaseKeepAliveRequest: { fields: { ID: f("int64", 1) } },
+        LeaseKeepAliveResponse: {
+          fields: { header: f("ResponseHeader", 1), ID: f("int64", 2), TTL: f("int64", 3) },
+        },
+      },
+    },
+  },
+};
 
-/** Encodes a message; undefined fields are left out, zero values are written (oneof needs them). */
-export function encode(fields: readonly Field[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const [n, v] of fields) {
-    if (v === undefined) continue;
-    if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") {
-      parts.push(Buffer.from([...varint(BigInt(n << 3)), ...varint(BigInt(v))]));
-    } else {
-      const bytes = Array.isArray(v) ? encode(v) : Buffer.from(v);
-      parts.push(Buffer.from([...varint(BigInt((n << 3) | 2)), ...varint(BigInt(bytes.length))]), bytes);
-    }
-  }
-  return Buffer.concat(parts);
-}
+const root = protobuf.Root.fromJSON(descriptor);
 
-/** A decoded message: each field number maps to its values in order (varints as bigint, the rest as bytes). */
-export type Decoded = Map<number, (bigint | Buffer)[]>;
+/** A message as plain data: 64-bit integers as decimal strings, bytes as Buffers, absent fields at their defaults. */
+// biome-ignore lint/suspicious/noExplicitAny: the shape is the descriptor's
+export type Message = Record<string, any>;
 
-export function decode(buf: Buffer): Decoded {
-  const out: Decoded = new Map();
-  let i = 0;
-  const readVarint = (): bigint => {
-    let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      const b = buf[i++];
-      if (b === undefined) throw new Error("truncated protobuf message");
-      result |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) return result;
-      shift += 7n;
-    }
+/** The (de)serialisers of message type `name` for grpc-js. */
+export function codec(name: keyof typeof descriptor.nested.etcd.nested): {
+  encode(message: Message): Buffer;
+  decode(bytes: Buffer): Message;
+} {
+  const type = root.lookupType(`etcd.${name}`);
+  return {
+    encode: (message) => Buffer.from(type.encode(type.fromObject(message)).finish()),
+    decode: (bytes) => type.toObject(type.decode(bytes), { longs: String, defaults: true, enums: String }),
   };
-  while (i < buf.length) {
-    const tag = Number(readVarint());
-    const field = tag >> 3;
-    let value: bigint | Buffer;
-    switch (tag & 7) {
-      case 0:
-        value = readVarint();
-        break;
-      case 2: {
-        const len = Number(readVarint());
-        value = buf.subarray(i, i + len);
-        i += len;
-        break;
-      }
-      case 1:
-        value = buf.subarray(i, i + 8);
-        i += 8;
-        break;
-      case 5:
-        value = buf.subarray(i, i + 4);
-        i += 4;
-        break;
-      default:
-        throw new Error(`unsupported protobuf wire type ${tag & 7}`);
-    }
-    const list = out.get(field);
-    if (list) list.push(value);
-    else out.set(field, [value]);
-  }
-  return out;
 }
 
-/** The first varint of a field as a signed 64-bit bigint (0 when absent). */
-export const int = (m: Decoded, field: number): bigint => {
-  const v = m.get(field)?.[0];
-  return typeof v === "bigint" ? BigInt.asIntN(64, v) : 0n;
-};
-/** The first bytes of a field (empty when absent). */
-export const bytes = (m: Decoded, field: number): Buffer => {
-  const v = m.get(field)?.[0];
-  return Buffer.isBuffer(v) ? v : Buffer.alloc(0);
-};
-/** Every nested message of a repeated field. */
-export const messages = (m: Decoded, field: number): Decoded[] =>
-  (m.get(field) ?? []).filter((v): v is Buffer => Buffer.isBuffer(v)).map(decode);
-
-/** mvccpb.KeyValue, decoded. */
+/** mvccpb.KeyValue, with its revisions and lease as bigints and its key and value as text. */
 export interface KeyValue {
   key: string;
   value: string;
@@ -108,12 +144,14 @@ export interface KeyValue {
   modRevision: bigint;
   lease: bigint;
 }
-export function keyValue(m: Decoded): KeyValue {
+
+/** A decoded KeyValue message in kubeha's terms. */
+export function keyValue(kv: Message): KeyValue {
   return {
-    key: bytes(m, 1).toString(),
-    createRevision: int(m, 2),
-    modRevision: int(m, 3),
-    value: bytes(m, 5).toString(),
-    lease: int(m, 6),
+    key: Buffer.from(kv.key).toString(),
+    value: Buffer.from(kv.value).toString(),
+    createRevision: BigInt(kv.createRevision),
+    modRevision: BigInt(kv.modRevision),
+    lease: BigInt(kv.lease),
   };
 }

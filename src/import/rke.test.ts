@@ -3,17 +3,19 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { packageRoot } from "../core/package-info.js";
-import { loadSpec, loadSpecText } from "../spec/load.js";
+import { loadCluster, loadClusterText } from "../plan/load.js";
 import { importRke } from "./rke.js";
 
 const read = (path: string) => readFileSync(new URL(path, packageRoot), "utf8");
 
 describe("import rke", () => {
   const { spec, warnings } = importRke(read("examples/rke-10-node/cluster.yml"));
-  const loaded = loadSpecText(stringify(spec), "imported.yaml");
+  const loaded = loadClusterText(stringify(spec), "imported.yaml");
 
   it("carries the 10-node topology over host for host", () => {
-    const handWritten = loadSpec(new URL("examples/rke-10-node/cluster.yaml", packageRoot).pathname).cluster;
+    const handWritten = loadCluster(
+      new URL("examples/rke-10-node/cluster.yaml", packageRoot).pathname,
+    ).cluster;
     const shape = (hosts: typeof loaded.cluster.hosts) =>
       hosts.map((h) => ({
         name: h.name,

@@ -6,13 +6,13 @@ import { fileURLToPath } from "node:url";
 import { SpecError, UsageError } from "../core/errors.js";
 import { packageRoot } from "../core/package-info.js";
 import { scratch } from "../pki/pki-fixtures.js";
-import { loadSpec } from "../spec/load.js";
+import { loadCluster } from "../plan/load.js";
 import { DEFAULT_LAB_HOSTS, labTopology, loadLabSpec } from "./lab-spec.js";
 
 describe("lab topology", () => {
   it("places the default lab exactly as examples/lab/cluster.yaml does", () => {
     const t = labTopology(DEFAULT_LAB_HOSTS);
-    const example = loadSpec(fileURLToPath(new URL("examples/lab/cluster.yaml", packageRoot))).cluster;
+    const example = loadCluster(fileURLToPath(new URL("examples/lab/cluster.yaml", packageRoot))).cluster;
     assert.deepEqual(
       t.hosts.map((h) => [h.name, h.address, h.roles]),
       example.hosts.map((h) => [h.name, h.address, h.roles]),

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { loadSpec } from "../spec/load.js";
+import { loadCluster } from "../plan/load.js";
 import { Lab } from "./lab.js";
 import { labResidue, labScratch, labSkipReason } from "./lab-fixtures.js";
 import { labTopology } from "./lab-spec.js";
@@ -63,7 +63,7 @@ describe("lab hosts", { skip: labSkipReason() }, () => {
   });
 
   it("writes a kubeha spec for its hosts that loads", () => {
-    const { cluster } = loadSpec(join(dir, "cluster.yaml"));
+    const { cluster } = loadCluster(join(dir, "cluster.yaml"));
     assert.deepEqual(
       cluster.hosts.map((h) => [h.name, h.address]),
       topology.hosts.map((h) => [h.name, h.address]),

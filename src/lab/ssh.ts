@@ -1,8 +1,8 @@
 /** Reaching lab hosts the way an operator would: OpenSSH with the lab's key and its pinned host keys. */
-import { spawnSync } from "node:child_process";
 import { connect } from "node:net";
 import { join } from "node:path";
-import type { RunResult } from "../core/exec.js";
+import { type RunResult, tryRun } from "../core/exec.js";
+import { waitFor } from "../core/wait.js";
 
 /** Arguments for `ssh` to `address` with the lab's key and known_hosts (strict checking). */
 export function sshArgs(dir: string, address: string, extra: readonly string[] = []): string[] {
@@ -26,19 +26,13 @@ export function sshArgs(dir: string, address: string, extra: readonly string[] =
 
 /** Runs `command` on the host over SSH. */
 export function sshRun(dir: string, address: string, command: string, timeoutMs = 60_000): RunResult {
-  const r = spawnSync("ssh", [...sshArgs(dir, address), command], { encoding: "utf8", timeout: timeoutMs });
-  return {
-    code: r.status ?? 255,
-    stdout: r.stdout ?? "",
-    stderr: r.stderr ?? (r.error ? String(r.error) : ""),
-  };
+  return tryRun("ssh", [...sshArgs(dir, address), command], { timeout: timeoutMs });
 }
 
 /** Resolves once `address:22` answers with an SSH banner, or rejects after `timeoutMs`. */
 export async function waitForSsh(address: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const banner = () =>
+    new Promise<boolean>((resolve) => {
       const s = connect({ host: address, port: 22, timeout: 1000 });
       s.once("data", (d) => {
         s.destroy();
@@ -50,9 +44,6 @@ export async function waitForSsh(address: string, timeoutMs: number): Promise<vo
         resolve(false);
       });
     });
-    if (ok) return;
-    if (Date.now() > deadline)
-      throw new Error(`no SSH on ${address}:22 within ${Math.round(timeoutMs / 1000)} s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  if (!(await waitFor(banner, timeoutMs, 200)))
+    throw new Error(`no SSH on ${address}:22 within ${Math.round(timeoutMs / 1000)} s`);
 }

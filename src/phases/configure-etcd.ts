@@ -2,28 +2,21 @@
  * Configure etcd: data directory (0700) and the marker of the cluster it
  * belongs to, unit enabled. The first-start settings of a brand-new cluster
  * are written here too; members joining an existing cluster get theirs when
- * they join (membership phase).
+ * they join (phases/etcd-members.ts).
  */
+import { ETCD_BOOTSTRAP_ENV, ETCD_CLUSTER_MARKER, ETCD_DATA_DIR, Unit } from "../core/host-paths.js";
 import type { DeployContext } from "../deploy/context.js";
+import { isNewCluster } from "../deploy/etcd-cluster.js";
+import { unitState } from "../deploy/facts.js";
 import { must, sha256, writeFile } from "../deploy/remote.js";
-import {
-  ETCD_BOOTSTRAP_ENV,
-  ETCD_CLUSTER_MARKER,
-  ETCD_DATA_DIR,
-  peerUrl,
-  renderBootstrapEnv,
-} from "../render/etcd-unit.js";
-import type { Phase } from "./phase.js";
-import { clusterMarker } from "./validate-hosts.js";
+import type { Phase } from "../deploy/runner.js";
+import { peerUrl } from "../etcd/urls.js";
+import { clusterMarker } from "../pki/fingerprint.js";
+import { renderBootstrapEnv } from "../render/etcd-unit.js";
 
-/** Whether no member has data or runs: the cluster is to be bootstrapped. */
-export function isNewCluster(ctx: DeployContext): boolean {
-  return ctx.etcdMembers().every((h) => !h.facts?.etcdHasData && !h.facts?.etcdActive);
-}
-
-export const ConfigureEtcd: Phase = {
+export const ConfigureEtcd: Phase<DeployContext> = {
   title: "Configure etcd",
-  async run(ctx: DeployContext) {
+  async run(ctx) {
     const marker = clusterMarker(ctx.pkiDir);
     const fresh = isNewCluster(ctx);
     const members = ctx.etcdMembers();
@@ -48,11 +41,11 @@ export const ConfigureEtcd: Phase = {
           );
         }
       }
-      if (!f?.etcdEnabled)
+      if (!unitState(f, Unit.etcd).enabled)
         await ctx.change(
           host,
-          "enable etcd",
-          async () => void (await must(t(), "systemctl enable etcd 2>&1")),
+          `enable ${Unit.etcd}`,
+          async () => void (await must(t(), `systemctl enable ${Unit.etcd} 2>&1`)),
         );
     });
   },

@@ -1,13 +1,16 @@
 /** Connect: open a connection to every host, verifying pinned host keys; nothing changes if any host fails. */
 import type { DeployContext } from "../deploy/context.js";
-import type { Phase } from "./phase.js";
+import type { Phase } from "../deploy/runner.js";
 
-export const Connect: Phase = {
+export const Connect: Phase<DeployContext> = {
   title: "Connect",
-  async run(ctx: DeployContext) {
+  async run(ctx) {
     await ctx.onHosts(ctx.hosts, async (host) => {
       host.transport = await ctx.connect(host.spec, ctx);
       ctx.report.host(host.spec.name, `connected to ${host.spec.ssh.user}@${host.spec.address}`);
     });
+  },
+  async cleanup(ctx) {
+    await Promise.all(ctx.hosts.map((h) => h.transport?.close()));
   },
 };

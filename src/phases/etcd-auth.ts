@@ -5,21 +5,30 @@
  */
 import { HostError } from "../core/errors.js";
 import type { DeployContext } from "../deploy/context.js";
+import { etcdActive } from "../deploy/etcd-cluster.js";
+import type { Phase } from "../deploy/runner.js";
 import { authSteps, NO_AUTH, readAuthState } from "../etcd/auth.js";
 import { etcdctl } from "../etcd/etcdctl.js";
-import { clientUrl } from "../render/etcd-unit.js";
-import type { Phase } from "./phase.js";
+import { clientUrl } from "../etcd/urls.js";
 
-export const EtcdAuth: Phase = {
+export const EtcdAuth: Phase<DeployContext> = {
   title: "Configure etcd auth",
-  async run(ctx: DeployContext) {
+  shouldRun: (ctx) => ctx.etcdMembers().length > 0,
+  async run(ctx) {
     const members = ctx.etcdMembers();
-    const via = members[0];
-    if (!via) return;
+    const via = members[0] as (typeof members)[number];
     const endpoints = members.map((m) => clientUrl(m.spec)).join(",");
     const run = (args: string) => etcdctl(ctx.transport(via), args, endpoints);
-    const fresh = ctx.options.dryRun && !via.facts?.etcdActive;
-    const state = fresh ? NO_AUTH : await readAuthState(run);
+    const fresh = ctx.dryRun && !etcdActive(via);
+    const hint = "the certificate kubeha uses (etcd/healthcheck-client) must keep etcd's root role";
+    const state = fresh
+      ? NO_AUTH
+      : await readAuthState(run).catch((cause: Error) => {
+          throw new HostError(via.spec.name, ctx.phase, `cannot read etcd's auth state: ${cause.message}`, {
+            cause,
+            hint,
+          });
+        });
     for (const step of authSteps(state)) {
       await ctx.change(via, step.what, async () => {
         const r = await run(step.args);
@@ -29,7 +38,7 @@ export const EtcdAuth: Phase = {
             ctx.phase,
             `etcdctl ${step.args}: ${(r.stderr || r.stdout).trim()}`,
             {
-              hint: "the certificate kubeha uses (etcd/healthcheck-client) must keep etcd's root role",
+              hint,
             },
           );
       });

@@ -4,71 +4,76 @@
  * (which does not count towards quorum), starts with
  * initial-cluster-state=existing, and is promoted once it has caught up with
  * the leader. A member in the cluster but not in the spec is removed only with
- * --allow-member-removal, and only if a quorum of healthy members remains.
- * A learner left behind by an interrupted run is picked up, not added twice.
+ * --allow-member-removal, and only if a quorum of healthy members remains
+ * (both refused before any change by phases/validate-hosts.ts; checked again
+ * here against the list as it is now). A learner left behind by an
+ * interrupted run is picked up, not added twice.
  */
 import { ExpectedExit, HostError } from "../core/errors.js";
+import { ETCD_BOOTSTRAP_ENV, Unit } from "../core/host-paths.js";
+import { shq } from "../core/shell.js";
+import { waitFor } from "../core/wait.js";
 import type { DeployContext, DeployHost } from "../deploy/context.js";
+import { etcdActive, liveMemberOf, removalRisk, strangers, waitHealthy } from "../deploy/etcd-cluster.js";
 import { clearPending, must, writeFile } from "../deploy/remote.js";
-import { etcdctl, leaderEndpoint, type Member, memberList, waitFor } from "../etcd/etcdctl.js";
-import { etcdQuorum } from "../plan/quorum.js";
-import { ETCD_BOOTSTRAP_ENV, peerUrl, renderBootstrapEnv } from "../render/etcd-unit.js";
-import { shq } from "../transport/transport.js";
-import type { Phase } from "./phase.js";
-import { waitHealthy } from "./start-etcd.js";
+import type { Phase } from "../deploy/runner.js";
+import { etcdctl, leaderEndpoint, type Member, memberList } from "../etcd/etcdctl.js";
+import { peerUrl } from "../etcd/urls.js";
+import { renderBootstrapEnv } from "../render/etcd-unit.js";
+import { etcd } from "../services/etcd.js";
+import { owedAction } from "../services/service.js";
 
 const PROMOTE_TIMEOUT_MS = 90_000;
 const RECONFIG_TIMEOUT_MS = 30_000;
 
-export const EtcdMembers: Phase = {
+export const EtcdMembers: Phase<DeployContext> = {
   title: "Reconcile etcd members",
-  async run(ctx: DeployContext) {
+  async run(ctx) {
     const members = ctx.etcdMembers();
-    const via = members.find((m) => m.facts?.etcdHasData || m.facts?.etcdActive);
-    if (!via || (ctx.options.dryRun && !via.facts?.etcdActive)) return;
+    const via = members.find((m) => m.facts?.etcdHasData || etcdActive(m));
+    if (!via || (ctx.dryRun && !etcdActive(via))) return;
     let live = await memberList(ctx.transport(via));
     if (!live)
       throw new HostError(via.spec.name, ctx.phase, "cannot list etcd members", {
         hint: "check etcd on the members with `journalctl -u etcd`",
       });
 
-    const inSpec = (m: Member) =>
-      members.some((h) => m.name === h.spec.name || m.peerUrls.includes(peerUrl(h.spec)));
-    const strangers = live.filter((m) => !inSpec(m));
-    if (strangers.length > 0) {
-      if (!ctx.options.allowMemberRemoval) {
-        throw new ExpectedExit(
-          `etcd member${strangers.length > 1 ? "s" : ""} ${strangers.map((m) => m.name || m.id).join(", ")} not in the spec`,
-          {
-            code: "MEMBER_REMOVAL_REFUSED",
-            hint: "add the host back to the spec, or re-run with --allow-member-removal to remove it from the cluster",
-          },
-        );
-      }
-      for (const stranger of strangers) {
-        const voters = live.filter((m) => !m.isLearner && m.id !== stranger.id).length;
-        if (voters < etcdQuorum(live.filter((m) => !m.isLearner).length).quorum) {
-          throw new ExpectedExit(
-            `removing ${stranger.name} would leave ${voters} voting members, below quorum`,
-            { code: "QUORUM_AT_RISK" },
+    const leaving = strangers(live, members);
+    if (leaving.length > 0 && !ctx.options.allowMemberRemoval) {
+      throw new ExpectedExit(
+        `etcd members ${leaving.map((m) => m.name || m.id).join(", ")} not in the spec`,
+        {
+          code: "MEMBER_REMOVAL_REFUSED",
+          hint: "add the host back to the spec, or re-run with --allow-member-removal to remove it from the cluster",
+        },
+      );
+    }
+    const risk = removalRisk(live, leaving);
+    if (risk) throw new ExpectedExit(risk, { code: "QUORUM_AT_RISK" });
+    for (const stranger of leaving) {
+      await ctx.change(via, `remove etcd member ${stranger.name || stranger.id}`, async () => {
+        const r = await etcdctl(ctx.transport(via), `member remove ${stranger.id}`);
+        if (r.code !== 0)
+          throw new HostError(
+            via.spec.name,
+            ctx.phase,
+            `etcd refused to remove member ${stranger.name || stranger.id}: ${(r.stderr || r.stdout).trim()}`,
+            {
+              hint: "check the cluster with `etcdctl member list` and `endpoint health`; a re-run tries again",
+            },
           );
-        }
-        await ctx.change(via, `remove etcd member ${stranger.name || stranger.id}`, async () => {
-          const r = await etcdctl(ctx.transport(via), `member remove ${stranger.id}`);
-          if (r.code !== 0) throw new Error(`member remove failed: ${r.stderr.trim()}`);
+      });
+      const host = ctx.hosts.find((h) => h.spec.name === stranger.name);
+      if (host?.transport) {
+        await ctx.change(host, "stop and disable etcd (its data stays in place)", async () => {
+          await must(ctx.transport(host), `systemctl disable --now ${Unit.etcd}`);
         });
-        const host = ctx.hosts.find((h) => h.spec.name === stranger.name);
-        if (host?.transport) {
-          await ctx.change(host, "stop and disable etcd (its data stays in place)", async () => {
-            await must(ctx.transport(host), "systemctl disable --now etcd");
-          });
-        }
-        live = live.filter((m) => m.id !== stranger.id);
       }
+      live = live.filter((m) => m.id !== stranger.id);
     }
 
     for (const host of members) {
-      const found = live.find((m) => m.name === host.spec.name || m.peerUrls.includes(peerUrl(host.spec)));
+      const found = liveMemberOf(live, host);
       if (found && !found.isLearner) continue;
       await join(ctx, host, found, live, via);
       live = (await memberList(ctx.transport(via))) ?? live;
@@ -120,8 +125,8 @@ async function join(
   const env = renderBootstrapEnv(ctx.cluster, peers, "existing");
   await ctx.change(host, "start etcd as a learner (initial-cluster-state=existing)", async () => {
     await writeFile(ctx.transport(host), ETCD_BOOTSTRAP_ENV, env, 0o644);
-    await must(ctx.transport(host), "systemctl start --no-block etcd");
-    await clearPending(ctx.transport(host), ["etcd"]);
+    await must(ctx.transport(host), `systemctl start --no-block ${Unit.etcd}`);
+    await clearPending(ctx.transport(host), [owedAction(etcd, "restart")]);
   });
   await ctx.change(host, "promote from learner to voting member once caught up", async () => {
     const memberId = id ?? (await listedId());

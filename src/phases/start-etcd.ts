@@ -5,66 +5,46 @@
  * one at a time, waiting for the whole cluster to be healthy after each, so
  * quorum is never at risk. A member with nothing changed is never touched.
  */
-import { HostError } from "../core/errors.js";
+import { Unit } from "../core/host-paths.js";
 import type { DeployContext, DeployHost } from "../deploy/context.js";
+import { etcdActive, isNewCluster, waitHealthy } from "../deploy/etcd-cluster.js";
 import { clearPending, must } from "../deploy/remote.js";
-import { allHealthy, waitFor } from "../etcd/etcdctl.js";
-import { clientUrl } from "../render/etcd-unit.js";
-import { isNewCluster } from "./configure-etcd.js";
-import type { Phase } from "./phase.js";
+import type { Phase } from "../deploy/runner.js";
+import { etcd } from "../services/etcd.js";
+import { owedAction } from "../services/service.js";
 
-const HEALTHY_TIMEOUT_MS = 60_000;
+const owed = owedAction(etcd, "restart");
 
-/** Waits until every member in `members` answers a health check; fails naming the host to look at. */
-export async function waitHealthy(
-  ctx: DeployContext,
-  members: readonly DeployHost[],
-  via: DeployHost,
-): Promise<void> {
-  if (ctx.options.dryRun) return;
-  const endpoints = members.map((m) => clientUrl(m.spec));
-  if (!(await waitFor(() => allHealthy(ctx.transport(via), endpoints), HEALTHY_TIMEOUT_MS))) {
-    throw new HostError(
-      via.spec.name,
-      ctx.phase,
-      `etcd did not become healthy on ${endpoints.join(", ")} within ${HEALTHY_TIMEOUT_MS / 1000} s`,
-      {
-        hint: "look at `journalctl -u etcd` on the members; a re-run continues from here",
-      },
-    );
-  }
-}
+/** `systemctl VERB etcd` on `host`, recorded as a change, clearing the restart it owed. */
+const systemctl = (ctx: DeployContext, host: DeployHost, verb: string, what: string) =>
+  ctx.onHost(host, () =>
+    ctx.change(host, what, async () => {
+      await must(ctx.transport(host), `systemctl ${verb} ${Unit.etcd}`);
+      await clearPending(ctx.transport(host), [owed]);
+    }),
+  );
 
-export const StartEtcd: Phase = {
+export const StartEtcd: Phase<DeployContext> = {
   title: "Start etcd",
-  async run(ctx: DeployContext) {
+  shouldRun: (ctx) => ctx.etcdMembers().length > 0,
+  async run(ctx) {
     const members = ctx.etcdMembers();
-    if (members.length === 0) return;
     if (isNewCluster(ctx)) {
       await ctx.onHosts(members, (host) =>
-        ctx.change(host, "start etcd (new cluster)", async () => {
-          await must(ctx.transport(host), "systemctl start --no-block etcd");
-          await clearPending(ctx.transport(host), ["etcd"]);
-        }),
+        systemctl(ctx, host, "start --no-block", "start etcd (new cluster)"),
       );
       await waitHealthy(ctx, members, members[0] as DeployHost);
       return;
     }
     // members of the running cluster: those with data; newcomers join in the next phase
     const running = members.filter((m) => m.facts?.etcdHasData);
-    for (const host of running.filter((m) => !m.facts?.etcdActive)) {
-      await ctx.change(host, "start etcd", async () => {
-        await must(ctx.transport(host), "systemctl start --no-block etcd");
-        await clearPending(ctx.transport(host), ["etcd"]);
-      });
+    for (const host of running.filter((m) => !etcdActive(m))) {
+      await systemctl(ctx, host, "start --no-block", "start etcd");
     }
-    const via = running.find((m) => m.facts?.etcdActive) ?? running[0];
+    const via = running.find(etcdActive) ?? running[0];
     if (via) await waitHealthy(ctx, running, via);
-    for (const host of running.filter((m) => m.restart.has("etcd") && m.facts?.etcdActive)) {
-      await ctx.change(host, "restart etcd (its certificates or unit changed)", async () => {
-        await must(ctx.transport(host), "systemctl restart etcd");
-        await clearPending(ctx.transport(host), ["etcd"]);
-      });
+    for (const host of running.filter((m) => m.owed.has(owed) && etcdActive(m))) {
+      await systemctl(ctx, host, "restart", "restart etcd (its certificates or unit changed)");
       await waitHealthy(ctx, running, host);
     }
   },

@@ -1,27 +1,55 @@
 /**
- * Validate hosts: systemd present, the tools the VIP manager runs on VIP
- * candidates, and no etcd data of another cluster where a member should run.
- * kubeha never wipes etcd data; it says whose it is.
+ * Validate hosts: every refusal that the spec, the state and the gathered
+ * facts can tell comes here, before the first change. systemd present; the
+ * tools the VIP manager runs on VIP candidates; no etcd data of another
+ * cluster where a member should run (kubeha never wipes it, and the likely
+ * cause is the wrong state directory); no etcd member dropped from the spec
+ * without --allow-member-removal, and none whose removal would lose quorum.
  */
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { HostError } from "../core/errors.js";
-import type { DeployContext } from "../deploy/context.js";
-import { ETCD_CLUSTER_MARKER, ETCD_DATA_DIR } from "../render/etcd-unit.js";
-import type { Phase } from "./phase.js";
+import { dirname } from "node:path";
+import { ExpectedExit, HostError } from "../core/errors.js";
+import { ETCD_CLUSTER_MARKER, ETCD_DATA_DIR } from "../core/host-paths.js";
+import type { DeployContext, DeployHost } from "../deploy/context.js";
+import { removalRisk, strangers } from "../deploy/etcd-cluster.js";
+import type { Phase } from "../deploy/runner.js";
+import { clusterMarker, statesWithMarker } from "../pki/fingerprint.js";
+import { isVipCandidate } from "../spec/vips.js";
 
-/** This cluster's identity: the fingerprint of its etcd CA. */
-export function clusterMarker(pkiDir: string): string {
-  return createHash("sha256")
-    .update(readFileSync(join(pkiDir, "etcd/ca.crt")))
-    .digest("hex")
-    .slice(0, 32);
+/** The refusal for a member host whose etcd data belongs to another cluster, with where its state probably is. */
+function foreignData(ctx: DeployContext, host: DeployHost, ours: string): HostError {
+  const theirs = host.facts?.etcdClusterMarker;
+  const name = host.spec.name;
+  const lastResort = `only if that cluster is to be thrown away: move ${ETCD_DATA_DIR} and ${ETCD_CLUSTER_MARKER} aside on ${name} (everything that cluster stored is then gone from it) and run again`;
+  if (!theirs) {
+    return new HostError(
+      name,
+      ctx.phase,
+      `${ETCD_DATA_DIR} holds etcd data kubeha did not write (no marker); kubeha never wipes etcd data`,
+      {
+        hint: `find out whose data it is first; ${lastResort}`,
+      },
+    );
+  }
+  const near = [
+    ctx.options.specFile ? dirname(ctx.options.specFile) : ctx.options.specDir,
+    process.cwd(),
+    dirname(ctx.stateDir),
+  ];
+  const found = statesWithMarker(theirs, near);
+  const where = found.length
+    ? `the state directory ${found[0]} matches these hosts: run again with --state ${found[0]}`
+    : `look for the state directory whose etcd CA has that fingerprint (\`sha256sum STATE/pki/etcd/ca.crt | cut -c1-32\`) and run again with --state STATE`;
+  return new HostError(
+    name,
+    ctx.phase,
+    `${ETCD_DATA_DIR} holds etcd data of the cluster whose etcd CA has fingerprint ${theirs}, and the state directory ${ctx.stateDir} has ${ours}: it is probably the wrong state directory for these hosts; kubeha never wipes etcd data`,
+    { hint: `${where}; ${lastResort}` },
+  );
 }
 
-export const ValidateHosts: Phase = {
+export const ValidateHosts: Phase<DeployContext> = {
   title: "Validate hosts",
-  async run(ctx: DeployContext) {
+  async run(ctx) {
     const marker = clusterMarker(ctx.pkiDir);
     await ctx.onHosts(ctx.hosts, async (host) => {
       const f = host.facts;
@@ -31,32 +59,37 @@ export const ValidateHosts: Phase = {
           hint: "kubeha runs its services as systemd units: use a host booted with systemd",
         });
       }
-      const vipCandidate =
-        host.spec.roles.includes("controlplane") && ctx.cluster.controlPlane.endpoint.mode === "vip";
-      if (vipCandidate && f.missingVipPackages.length > 0) {
+      if (isVipCandidate(ctx.cluster, host.spec) && f.missingVipPackages.length > 0) {
         throw new HostError(
           host.spec.name,
           ctx.phase,
-          `the API VIP needs ip (iproute2), arping from iputils and stdbuf (coreutils); missing: ${f.missingVipPackages.join(", ")}`,
+          `a VIP candidate needs ip (iproute2), arping from iputils and stdbuf (coreutils); missing: ${f.missingVipPackages.join(", ")}`,
           {
             hint: `on ${host.spec.name}: apt-get install -y ${f.missingVipPackages.join(" ")}, then run again`,
           },
         );
       }
-      if (host.spec.roles.includes("etcd") && f.etcdHasData && f.etcdClusterMarker !== marker) {
-        const whose = f.etcdClusterMarker
-          ? `another cluster (marker ${f.etcdClusterMarker}, this cluster is ${marker})`
-          : "an unknown cluster (no kubeha marker)";
-        throw new HostError(
-          host.spec.name,
-          ctx.phase,
-          `${ETCD_DATA_DIR} holds etcd data of ${whose}; kubeha never wipes etcd data`,
-          {
-            hint: `if that data is not needed, move ${ETCD_DATA_DIR} and ${ETCD_CLUSTER_MARKER} aside on ${host.spec.name} and run again`,
-          },
-        );
-      }
+      if (host.spec.roles.includes("etcd") && f.etcdHasData && f.etcdClusterMarker !== marker)
+        throw foreignData(ctx, host, marker);
       ctx.report.host(host.spec.name, "ok");
     });
+    const live = ctx.liveMembers;
+    if (!live) return;
+    const leaving = strangers(live, ctx.etcdMembers());
+    if (leaving.length === 0) return;
+    const names = leaving.map((m) => m.name || m.id).join(", ");
+    if (!ctx.options.allowMemberRemoval) {
+      throw new ExpectedExit(`etcd member${leaving.length > 1 ? "s" : ""} ${names} not in the spec`, {
+        code: "MEMBER_REMOVAL_REFUSED",
+        hint: "add the host back to the spec, or re-run with --allow-member-removal to remove it from the cluster",
+      });
+    }
+    const risk = removalRisk(live, leaving);
+    if (risk) {
+      throw new ExpectedExit(risk, {
+        code: "QUORUM_AT_RISK",
+        hint: "bring the missing members back first, or remove fewer members in one run",
+      });
+    }
   },
 };

@@ -1,16 +1,17 @@
 /** Verify etcd: the members are exactly the spec's, none a learner, every one healthy through mTLS; name the leader. */
 import { HostError } from "../core/errors.js";
 import type { DeployContext } from "../deploy/context.js";
+import type { Phase } from "../deploy/runner.js";
 import { allHealthy, leaderEndpoint, memberList } from "../etcd/etcdctl.js";
-import { clientUrl } from "../render/etcd-unit.js";
-import type { Phase } from "./phase.js";
+import { clientUrl } from "../etcd/urls.js";
 
-export const VerifyEtcd: Phase = {
+export const VerifyEtcd: Phase<DeployContext> = {
   title: "Verify etcd",
-  async run(ctx: DeployContext) {
+  dryRun: "skip",
+  shouldRun: (ctx) => ctx.etcdMembers().length > 0,
+  async run(ctx) {
     const members = ctx.etcdMembers();
-    const via = members[0];
-    if (!via || ctx.options.dryRun) return;
+    const via = members[0] as (typeof members)[number];
     const t = ctx.transport(via);
     const live = (await memberList(t)) ?? [];
     const want = members.map((m) => m.spec.name).sort();

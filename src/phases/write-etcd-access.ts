@@ -6,26 +6,25 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/files.js";
+import { HostPki } from "../core/host-paths.js";
 import type { DeployContext } from "../deploy/context.js";
+import type { Phase } from "../deploy/runner.js";
+import { clientUrl } from "../etcd/urls.js";
 import { hostDir } from "../pki/inventory.js";
-import { clientUrl } from "../render/etcd-unit.js";
-import type { Phase } from "./phase.js";
 
-export const WriteEtcdAccess: Phase = {
+export const WriteEtcdAccess: Phase<DeployContext> = {
   title: "Write etcd access",
-  async run(ctx: DeployContext) {
-    const first = ctx.etcdMembers()[0];
-    if (!first || ctx.options.dryRun) return;
-    const pki = join(ctx.pkiDir, hostDir(first.spec.name), "pki", "etcd");
+  dryRun: "skip",
+  shouldRun: (ctx) => ctx.etcdMembers().length > 0,
+  async run(ctx) {
+    const members = ctx.etcdMembers();
+    const pki = (rel: string) => join(ctx.pkiDir, hostDir(members[0]?.spec.name ?? ""), rel);
     const file = join(ctx.stateDir, "etcdctl.env");
     const env = `ETCDCTL_API=3
-ETCDCTL_ENDPOINTS=${ctx
-      .etcdMembers()
-      .map((m) => clientUrl(m.spec))
-      .join(",")}
-ETCDCTL_CACERT=${join(pki, "ca.crt")}
-ETCDCTL_CERT=${join(pki, "healthcheck-client.crt")}
-ETCDCTL_KEY=${join(pki, "healthcheck-client.key")}
+ETCDCTL_ENDPOINTS=${members.map((m) => clientUrl(m.spec)).join(",")}
+ETCDCTL_CACERT=${pki(HostPki.etcdCa.cert)}
+ETCDCTL_CERT=${pki(HostPki.etcdHealthcheckClient.cert)}
+ETCDCTL_KEY=${pki(HostPki.etcdHealthcheckClient.key)}
 `;
     if (existsSync(file) && readFileSync(file, "utf8") === env) return;
     writeFileAtomic(file, env, 0o600);

@@ -8,7 +8,7 @@ import { ExpectedExit } from "../core/errors.js";
 import { readIfExists } from "../core/files.js";
 import type { Cluster } from "../spec/defaults.js";
 import { issueCa, parseCert, type Signer, signerFromPem } from "./certificate.js";
-import { CAS, type CaId, SA_KEY, SA_PUB } from "./inventory.js";
+import { CAS, type CaId, CERT_MODE, KEY_MODE, SA_KEY, SA_PUB } from "./inventory.js";
 import { generateServiceAccountKey, loadKeyPair, publicKeyDer } from "./keys.js";
 
 /** A file the caller should write: path under pki/, content, mode. */
@@ -72,8 +72,8 @@ export async function ensureAuthorities(
         hint: "run `kubeha pki generate` first",
       });
     const issued = await issueCa(CAS[id].cn, cluster.pki.keyAlgorithm, cluster.pki.caValidityDays);
-    pending.push({ path: CAS[id].cert, content: issued.cert, mode: 0o644, reason: "new CA" });
-    pending.push({ path: CAS[id].key, content: issued.key, mode: 0o600, reason: "new CA" });
+    pending.push({ path: CAS[id].cert, content: issued.cert, mode: CERT_MODE, reason: "new CA" });
+    pending.push({ path: CAS[id].key, content: issued.key, mode: KEY_MODE, reason: "new CA" });
     cas[id] = await signerFromPem(issued.cert, issued.key);
   }
 
@@ -83,8 +83,8 @@ export async function ensureAuthorities(
     if (!create)
       throw new ExpectedExit(`pki/${SA_KEY} does not exist`, { hint: "run `kubeha pki generate` first" });
     const sa = await generateServiceAccountKey(cluster.pki.keyAlgorithm);
-    pending.push({ path: SA_KEY, content: sa.key, mode: 0o600, reason: "new service-account key" });
-    pending.push({ path: SA_PUB, content: sa.pub, mode: 0o644, reason: "new service-account key" });
+    pending.push({ path: SA_KEY, content: sa.key, mode: KEY_MODE, reason: "new service-account key" });
+    pending.push({ path: SA_PUB, content: sa.pub, mode: CERT_MODE, reason: "new service-account key" });
   } else if (saKey === undefined || saPub === undefined) {
     throw new ExpectedExit(`pki/${saKey === undefined ? SA_KEY : SA_PUB} is missing while its pair exists`, {
       code: "SA_INCOMPLETE",

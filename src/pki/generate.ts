@@ -12,7 +12,17 @@ import type { Cluster } from "../spec/defaults.js";
 import { assessLeaf } from "./assess.js";
 import { ensureAuthorities } from "./authorities.js";
 import { issueLeaf, type Signer } from "./certificate.js";
-import { CAS, type CaId, type Inventory, inventoryOf, type Leaf, SA_KEY, SA_PUB } from "./inventory.js";
+import {
+  CAS,
+  type CaId,
+  CERT_MODE,
+  type Inventory,
+  inventoryOf,
+  KEY_MODE,
+  type Leaf,
+  SA_KEY,
+  SA_PUB,
+} from "./inventory.js";
 import { renderKubeconfig } from "./kubeconfig.js";
 
 /** One file kubeha changed, and why. */
@@ -33,8 +43,8 @@ function leafFiles(leaf: Leaf, issued: { cert: string; key: string }, ca: Signer
   const t = leaf.target;
   if (t.kind === "pem") {
     return [
-      { path: t.cert, content: issued.cert, mode: 0o644 },
-      { path: t.key, content: issued.key, mode: 0o600 },
+      { path: t.cert, content: issued.cert, mode: CERT_MODE },
+      { path: t.key, content: issued.key, mode: KEY_MODE },
     ];
   }
   const content = renderKubeconfig({
@@ -52,16 +62,16 @@ function leafFiles(leaf: Leaf, issued: { cert: string; key: string }, ca: Signer
 function expectedModes(inv: Inventory): Map<string, number> {
   const modes = new Map<string, number>();
   for (const id of Object.keys(CAS) as CaId[]) {
-    modes.set(CAS[id].cert, 0o644);
-    modes.set(CAS[id].key, 0o600);
+    modes.set(CAS[id].cert, CERT_MODE);
+    modes.set(CAS[id].key, KEY_MODE);
   }
-  modes.set(SA_KEY, 0o600);
-  modes.set(SA_PUB, 0o644);
+  modes.set(SA_KEY, KEY_MODE);
+  modes.set(SA_PUB, CERT_MODE);
   for (const leaf of inv.leaves) {
     const t = leaf.target;
     if (t.kind === "pem") {
-      modes.set(t.cert, 0o644);
-      modes.set(t.key, 0o600);
+      modes.set(t.cert, CERT_MODE);
+      modes.set(t.key, KEY_MODE);
     } else modes.set(t.file, t.mode);
   }
   for (const c of inv.copies) modes.set(c.to, c.mode);

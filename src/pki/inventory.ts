@@ -4,9 +4,11 @@
  * operators recognise every file: cluster-wide CAs at the top, and under
  * `hosts/<host>/` exactly what that host gets in /etc/kubernetes/.
  */
-import { cidrAddress, parseCidr } from "../core/ip.js";
-import type { Cluster, Host } from "../spec/defaults.js";
+import { HostPki, type PemPair } from "../core/host-paths.js";
+import { cidrAddress, httpsUrl, parseCidr } from "../core/ip.js";
+import type { Cluster } from "../spec/defaults.js";
 import { HostList } from "../spec/host-list.js";
+import { isVipCandidate } from "../spec/vips.js";
 import { type AltNames, altNames, type LeafRequest } from "./certificate.js";
 
 export type CaId = "ca" | "etcd-ca" | "front-proxy-ca";
@@ -23,8 +25,11 @@ export const CAS: Readonly<
 /** The service-account signing key pair. */
 export const SA_KEY = "sa.key";
 export const SA_PUB = "sa.pub";
-/** The operator's kubeconfig, cluster-admin: 0600. */
+/** The operator's kubeconfig, cluster-admin. */
 export const ADMIN_CONF = "admin.conf";
+/** Keys, and kubeconfigs (they embed a client key), are 0600 like any key (CIS 1.1.x); certificates 0644. */
+export const KEY_MODE = 0o600;
+export const CERT_MODE = 0o644;
 
 /** A leaf written as a certificate and key pair. */
 export interface PemTarget {
@@ -66,17 +71,13 @@ export interface Inventory {
   readonly copies: readonly Copy[];
 }
 
-/** The directory of `host` under pki/. */
+/** The directory of `host` under pki/: it holds what the host gets under /etc/kubernetes/, by the same names. */
 export const hostDir = (host: string) => `hosts/${host}`;
-
-function url(address: string, port: number): string {
-  return `https://${address.includes(":") ? `[${address}]` : address}:${port}`;
-}
 
 /** The URL clients outside the cluster use for the API. */
 export function apiEndpointUrl(cluster: Cluster): string {
   const ep = cluster.controlPlane.endpoint;
-  return url(ep.mode === "vip" ? ep.vip : ep.address, ep.port);
+  return httpsUrl(ep.mode === "vip" ? ep.vip : ep.address, ep.port);
 }
 
 /** The names the apiserver certificate must carry. */
@@ -99,13 +100,6 @@ export function apiserverNames(cluster: Cluster): AltNames {
   ]);
 }
 
-/** Whether `host` holds a VIP and so runs the agent's etcd election. */
-export function isVipCandidate(cluster: Cluster, host: Host): boolean {
-  const apiVip = cluster.controlPlane.endpoint.mode === "vip" && host.roles.includes("controlplane");
-  const ingressVip = Boolean(cluster.ingress?.vip) && host.roles.includes("edge");
-  return apiVip || ingressVip;
-}
-
 const client = (cn: string, o: string[] = []): LeafRequest => ({
   subject: { cn, o },
   names: { dns: [], ip: [] },
@@ -116,7 +110,7 @@ const client = (cn: string, o: string[] = []): LeafRequest => ({
 export function inventoryOf(cluster: Cluster): Inventory {
   const leaves: Leaf[] = [];
   const copies: Copy[] = [];
-  const nodeLocal = url("127.0.0.1", cluster.controlPlane.nodeLocalProxyPort);
+  const nodeLocal = httpsUrl("127.0.0.1", cluster.controlPlane.nodeLocalProxyPort);
 
   leaves.push({
     id: "admin",
@@ -127,21 +121,25 @@ export function inventoryOf(cluster: Cluster): Inventory {
       file: ADMIN_CONF,
       server: apiEndpointUrl(cluster),
       user: "kubernetes-admin",
-      mode: 0o600,
+      mode: KEY_MODE,
     },
   });
 
   for (const host of cluster.hosts) {
     const dir = hostDir(host.name);
-    const add = (id: string, signer: CaId, request: LeafRequest, file: string) =>
+    const add = (id: string, signer: CaId, request: LeafRequest, files: PemPair) =>
       leaves.push({
         id: `${host.name}/${id}`,
         host: host.name,
         signer,
         request,
-        target: { kind: "pem", cert: `${dir}/pki/${file}.crt`, key: `${dir}/pki/${file}.key` },
+        target: { kind: "pem", cert: `${dir}/${files.cert}`, key: `${dir}/${files.key}` },
       });
-    const kubeconfig = (id: string, request: LeafRequest, server: string) =>
+    const kubeconfig = (
+      id: "kubelet" | "kube-proxy" | "controller-manager" | "scheduler",
+      request: LeafRequest,
+      server: string,
+    ) =>
       leaves.push({
         id: `${host.name}/${id}`,
         host: host.name,
@@ -149,20 +147,20 @@ export function inventoryOf(cluster: Cluster): Inventory {
         request,
         target: {
           kind: "kubeconfig",
-          file: `${dir}/${id}.conf`,
+          file: `${dir}/${HostPki.kubeconfig(id)}`,
           server,
           user: request.subject.cn,
-          mode: 0o644,
+          mode: KEY_MODE,
         },
       });
-    const copy = (from: string, to = from, mode = 0o644) =>
-      copies.push({ host: host.name, from, to: `${dir}/pki/${to}`, mode });
+    const copy = (from: string, to: string, mode = CERT_MODE) =>
+      copies.push({ host: host.name, from, to: `${dir}/${to}`, mode });
     const has = (role: string) => host.roles.some((r) => r === role);
-    const local = url(host.address, cluster.controlPlane.apiserverPort);
+    const local = httpsUrl(host.address, cluster.controlPlane.apiserverPort);
     const kubeletServer = has("controlplane") ? local : nodeLocal;
     const memberNames = altNames([host.name, "localhost", host.address, "127.0.0.1"]);
 
-    copy(CAS.ca.cert);
+    copy(CAS.ca.cert, HostPki.ca.cert);
     kubeconfig(
       "kubelet",
       {
@@ -175,53 +173,58 @@ export function inventoryOf(cluster: Cluster): Inventory {
     kubeconfig("kube-proxy", client("system:kube-proxy"), kubeletServer);
 
     if (has("controlplane")) {
-      copy(CAS.ca.key, CAS.ca.key, 0o600); // controller-manager signs kubelet CSRs with it
-      copy(CAS["front-proxy-ca"].cert);
-      copy(CAS["etcd-ca"].cert);
-      copy(SA_KEY, SA_KEY, 0o600);
-      copy(SA_PUB);
+      copy(CAS.ca.key, HostPki.ca.key, KEY_MODE); // controller-manager signs kubelet CSRs with it
+      copy(CAS["front-proxy-ca"].cert, HostPki.frontProxyCa.cert);
+      copy(CAS["etcd-ca"].cert, HostPki.etcdCa.cert);
+      copy(SA_KEY, HostPki.saKey, KEY_MODE);
+      copy(SA_PUB, HostPki.saPub);
       add(
         "apiserver",
         "ca",
         { subject: { cn: "kube-apiserver", o: [] }, names: apiserverNames(cluster), usages: ["server"] },
-        "apiserver",
+        HostPki.apiserver,
       );
-      add("apiserver-etcd-client", "etcd-ca", client("kube-apiserver-etcd-client"), "apiserver-etcd-client");
+      add(
+        "apiserver-etcd-client",
+        "etcd-ca",
+        client("kube-apiserver-etcd-client"),
+        HostPki.apiserverEtcdClient,
+      );
       add(
         "apiserver-kubelet-client",
         "ca",
         client("kube-apiserver-kubelet-client", ["system:masters"]),
-        "apiserver-kubelet-client",
+        HostPki.apiserverKubeletClient,
       );
-      add("front-proxy-client", "front-proxy-ca", client("front-proxy-client"), "front-proxy-client");
+      add("front-proxy-client", "front-proxy-ca", client("front-proxy-client"), HostPki.frontProxyClient);
       kubeconfig("controller-manager", client("system:kube-controller-manager"), local);
       kubeconfig("scheduler", client("system:kube-scheduler"), local);
     }
     if (has("etcd")) {
-      if (!has("controlplane")) copy(CAS["etcd-ca"].cert);
+      if (!has("controlplane")) copy(CAS["etcd-ca"].cert, HostPki.etcdCa.cert);
       const both = ["server", "client"] as const;
       add(
         "etcd-server",
         "etcd-ca",
         { subject: { cn: host.name, o: [] }, names: memberNames, usages: both },
-        "etcd/server",
+        HostPki.etcdServer,
       );
       add(
         "etcd-peer",
         "etcd-ca",
         { subject: { cn: host.name, o: [] }, names: memberNames, usages: both },
-        "etcd/peer",
+        HostPki.etcdPeer,
       );
       add(
         "etcd-healthcheck-client",
         "etcd-ca",
         client("kube-etcd-healthcheck-client"),
-        "etcd/healthcheck-client",
+        HostPki.etcdHealthcheckClient,
       );
     }
     if (isVipCandidate(cluster, host)) {
-      if (!has("controlplane") && !has("etcd")) copy(CAS["etcd-ca"].cert);
-      add("kubeha-agent-etcd-client", "etcd-ca", client("kubeha-agent"), "kubeha-agent-etcd-client");
+      if (!has("controlplane") && !has("etcd")) copy(CAS["etcd-ca"].cert, HostPki.etcdCa.cert);
+      add("kubeha-agent-etcd-client", "etcd-ca", client("kubeha-agent"), HostPki.agentEtcdClient);
     }
   }
   return { leaves, copies };

@@ -144,21 +144,20 @@ describe("pki generate", () => {
       "hosts/cp1/pki/etcd/server.key",
       "hosts/cp1/pki/ca.key",
       "hosts/cp1/pki/sa.key",
+      // kubeconfigs carry a client key: 0600 like any key (CIS 1.1.x, 4.1.x)
+      "hosts/w1/kubelet.conf",
+      "hosts/w1/kube-proxy.conf",
+      "hosts/cp1/controller-manager.conf",
+      "hosts/cp1/scheduler.conf",
     ]) {
       assert.equal(mode(f), 0o600, f);
     }
-    for (const f of [
-      "ca.crt",
-      "sa.pub",
-      "hosts/cp1/pki/apiserver.crt",
-      "hosts/w1/kubelet.conf",
-      "hosts/w1/pki/ca.crt",
-    ])
+    for (const f of ["ca.crt", "sa.pub", "hosts/cp1/pki/apiserver.crt", "hosts/w1/pki/ca.crt"])
       assert.equal(mode(f), 0o644, f);
     for (const d of ["hosts", "hosts/cp1", "hosts/cp1/pki", "hosts/cp1/pki/etcd", "etcd"])
       assert.equal(mode(d), 0o700, d);
     for (const [file, m] of snapshot(pki)) {
-      if (file.endsWith(".key")) assert.match(m, / 600$/, file);
+      if (file.endsWith(".key") || file.endsWith(".conf")) assert.match(m, / 600$/, file);
     }
     // workers get no etcd or apiserver material
     const w1 = [...snapshot(join(pki, "hosts/w1")).keys()];

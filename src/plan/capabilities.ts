@@ -12,7 +12,7 @@
  */
 import type { Cluster } from "../spec/defaults.js";
 import { HostList } from "../spec/host-list.js";
-import { etcdQuorum } from "./quorum.js";
+import { etcdQuorum } from "../spec/quorum.js";
 
 /** At least `atLeast` of `hosts` must be alive. */
 export interface Requirement {

@@ -1,6 +1,5 @@
 /** The text form of `kubeha plan`. */
-
-import { formatIssue } from "../cli/run.js";
+import { formatIssue } from "../core/errors.js";
 import { table } from "../core/table.js";
 import type { Plan } from "./plan.js";
 

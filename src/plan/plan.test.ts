@@ -3,13 +3,13 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../core/errors.js";
 import { packageRoot } from "../core/package-info.js";
-import { loadSpec } from "../spec/load.js";
+import { etcdQuorum } from "../spec/quorum.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
+import { loadCluster } from "./load.js";
 import { buildPlan } from "./plan.js";
-import { etcdQuorum } from "./quorum.js";
 
 const example = (name: string) =>
-  loadSpec(fileURLToPath(new URL(`examples/${name}/cluster.yaml`, packageRoot)));
+  loadCluster(fileURLToPath(new URL(`examples/${name}/cluster.yaml`, packageRoot)));
 
 /** A spec with `n` dedicated etcd hosts besides one controlplane. */
 function withEtcdMembers(n: number) {

@@ -5,6 +5,7 @@
 import { UsageError } from "../core/errors.js";
 import type { Cluster } from "../spec/defaults.js";
 import type { LoadedSpec } from "../spec/load.js";
+import { etcdQuorum } from "../spec/quorum.js";
 import {
   type Capability,
   type CapabilityName,
@@ -13,7 +14,6 @@ import {
   survives,
   toleratesFailures,
 } from "./capabilities.js";
-import { etcdQuorum } from "./quorum.js";
 
 /** A host whose loss alone breaks a capability. */
 export interface SinglePointOfFailure {

@@ -6,21 +6,9 @@
  * that membership changes never rewrite, and so never restart, the members
  * that are already running.
  */
+import { ETCD_BOOTSTRAP_ENV, ETCD_DATA_DIR, HostPki, pkiPath } from "../core/host-paths.js";
+import { clientUrl, ETCD_CLIENT_PORT, ETCD_METRICS_PORT, peerUrl } from "../etcd/urls.js";
 import type { Cluster, Host } from "../spec/defaults.js";
-import { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from "../spec/listeners.js";
-
-export const ETCD_UNIT_PATH = "/etc/systemd/system/etcd.service";
-export const ETCD_BOOTSTRAP_ENV = "/etc/kubeha/etcd-bootstrap.env";
-export const ETCD_DATA_DIR = "/var/lib/etcd/kubeha";
-/** Records which cluster the data directory belongs to (the etcd CA's fingerprint). */
-export const ETCD_CLUSTER_MARKER = "/var/lib/etcd/kubeha.cluster";
-export const ETCD_PKI = "/etc/kubernetes/pki/etcd";
-
-const host = (address: string) => (address.includes(":") ? `[${address}]` : address);
-/** The client URL of a member. */
-export const clientUrl = (h: Host) => `https://${host(h.address)}:${ETCD_CLIENT_PORT}`;
-/** The peer URL of a member. */
-export const peerUrl = (h: Host) => `https://${host(h.address)}:${ETCD_PEER_PORT}`;
 
 /** Renders the unit for member `member` running `binary`. */
 export function renderEtcdUnit(cluster: Cluster, member: Host, binary: string): string {
@@ -32,19 +20,19 @@ export function renderEtcdUnit(cluster: Cluster, member: Host, binary: string): 
     `--listen-peer-urls=${peerUrl(member)}`,
     `--initial-advertise-peer-urls=${peerUrl(member)}`,
     "--client-cert-auth=true",
-    `--trusted-ca-file=${ETCD_PKI}/ca.crt`,
-    `--cert-file=${ETCD_PKI}/server.crt`,
-    `--key-file=${ETCD_PKI}/server.key`,
+    `--trusted-ca-file=${pkiPath(HostPki.etcdCa.cert)}`,
+    `--cert-file=${pkiPath(HostPki.etcdServer.cert)}`,
+    `--key-file=${pkiPath(HostPki.etcdServer.key)}`,
     "--peer-client-cert-auth=true",
-    `--peer-trusted-ca-file=${ETCD_PKI}/ca.crt`,
-    `--peer-cert-file=${ETCD_PKI}/peer.crt`,
-    `--peer-key-file=${ETCD_PKI}/peer.key`,
+    `--peer-trusted-ca-file=${pkiPath(HostPki.etcdCa.cert)}`,
+    `--peer-cert-file=${pkiPath(HostPki.etcdPeer.cert)}`,
+    `--peer-key-file=${pkiPath(HostPki.etcdPeer.key)}`,
     `--heartbeat-interval=${cluster.etcd.heartbeatMs}`,
     `--election-timeout=${cluster.etcd.electionMs}`,
     // a member that was cut off rejoins without forcing an election (the leader's leases would stall
     // for an election timeout, and every VIP holder with them); the default from etcd 3.5 on
     "--pre-vote=true",
-    "--listen-metrics-urls=http://127.0.0.1:2381",
+    `--listen-metrics-urls=http://127.0.0.1:${ETCD_METRICS_PORT}`,
     "--auto-compaction-mode=periodic",
     "--auto-compaction-retention=8h",
     "--snapshot-count=10000",

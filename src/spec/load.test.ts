@@ -4,13 +4,13 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { SpecError } from "../core/errors.js";
 import { packageRoot } from "../core/package-info.js";
-import { loadSpec, loadSpecText } from "./load.js";
+import { loadCluster, loadClusterText } from "../plan/load.js";
 import { baseSpec, loadObject } from "./spec-fixtures.js";
 
 /** Loads `text` expecting a SpecError; returns its issues. */
 function problems(text: string) {
   try {
-    loadSpecText(text, "t.yaml");
+    loadClusterText(text, "t.yaml");
   } catch (err) {
     assert.ok(err instanceof SpecError, `expected a SpecError, got ${err}`);
     return err.issues;
@@ -37,7 +37,7 @@ describe("spec loading", () => {
       .map(String)
       .filter((f) => f.endsWith(".yaml"));
     assert.ok(files.length >= 3, "the examples are there");
-    for (const f of files) assert.doesNotThrow(() => loadSpec(`${dir}/${f}`), f);
+    for (const f of files) assert.doesNotThrow(() => loadCluster(`${dir}/${f}`), f);
 
     const { cluster } = loadObject(baseSpec());
     assert.equal(cluster.network.podCidr, "10.42.0.0/16");

@@ -9,7 +9,7 @@ import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocume
 import type { z } from "zod";
 import { SpecError, type SpecIssue, UsageError } from "../core/errors.js";
 import { applyDefaults, type Cluster } from "./defaults.js";
-import { checkRules, type SpecPath } from "./rules.js";
+import { checkRules, type Rule, SPEC_RULES, type SpecPath } from "./rules.js";
 import { ClusterSpecSchema } from "./schema.js";
 
 /** A spec that passed every check, with the warnings it still has. */
@@ -93,8 +93,8 @@ function fromZod(
   return [{ path, message: issue.message }];
 }
 
-/** Loads a spec from text; `file` names it in messages. */
-export function loadSpecText(text: string, file: string): LoadedSpec {
+/** Loads a spec from text; `file` names it in messages; `rules` are the cross-field checks to run. */
+export function loadSpecText(text: string, file: string, rules: readonly Rule[] = SPEC_RULES): LoadedSpec {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true, strict: true });
   const at = (offset: number | undefined) => {
@@ -135,7 +135,7 @@ export function loadSpecText(text: string, file: string): LoadedSpec {
   }
 
   const cluster = applyDefaults(parsed.data);
-  const findings = checkRules(cluster).map(
+  const findings = checkRules(cluster, rules).map(
     (f): SpecIssue => ({
       severity: f.severity,
       path: formatPath(f.path),
@@ -153,7 +153,7 @@ function sortByPosition(issues: SpecIssue[]): SpecIssue[] {
 }
 
 /** Reads and loads a spec file. */
-export function loadSpec(file: string): LoadedSpec {
+export function loadSpec(file: string, rules: readonly Rule[] = SPEC_RULES): LoadedSpec {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -166,5 +166,5 @@ export function loadSpec(file: string): LoadedSpec {
       hint: "pass the cluster spec with -f FILE; `kubeha init` writes an example",
     });
   }
-  return loadSpecText(text, file);
+  return loadSpecText(text, file, rules);
 }

@@ -4,10 +4,10 @@
  * the loader turns into a line and column.
  */
 import { type Cidr, cidrContains, cidrsOverlap, type Ip, parseCidr, parseIp, sameIp } from "../core/ip.js";
-import { etcdQuorum } from "../plan/quorum.js";
 import type { Cluster } from "./defaults.js";
 import { HostList } from "./host-list.js";
-import { clashes, listenersOf } from "./listeners.js";
+import { etcdQuorum } from "./quorum.js";
+import { floatingAddresses } from "./vips.js";
 
 export type SpecPath = readonly (string | number)[];
 
@@ -18,7 +18,8 @@ export interface Finding {
   readonly message: string;
 }
 
-type Rule = (cluster: Cluster) => Finding[];
+/** A cross-field check: every problem it finds in a defaulted model. */
+export type Rule = (cluster: Cluster) => Finding[];
 
 const error = (path: SpecPath, message: string): Finding => ({ severity: "error", path, message });
 const warning = (path: SpecPath, message: string): Finding => ({ severity: "warning", path, message });
@@ -68,77 +69,69 @@ const requiredRoles: Rule = (cluster) => {
   return out;
 };
 
-const endpointInSegment: Rule = (cluster) => {
-  const ep = cluster.controlPlane.endpoint;
-  if (ep.mode !== "vip") return [];
+/** Every floating address inside the hosts' segment, on no host, apart from the others; its candidates in the segment. */
+const floatingInSegment: Rule = (cluster) => {
   const out: Finding[] = [];
   const segment = cidr(cluster.network.hostCidr);
-  const vipPath = ["spec", "controlPlane", "endpoint", "vip"];
-  if (!cidrContains(segment, ip(ep.vip))) {
-    out.push(error(vipPath, `API VIP ${ep.vip} is outside network.hostCidr ${cluster.network.hostCidr}`));
-  }
-  const owner = cluster.hosts.findIndex((h) => sameIp(h.address, ep.vip));
-  if (owner >= 0) {
-    out.push(error(vipPath, `API VIP ${ep.vip} is the address of spec.hosts[${owner}]: pick a free address`));
-  }
-  cluster.hosts.forEach((h, i) => {
-    if (h.roles.includes("controlplane") && !cidrContains(segment, ip(h.address))) {
+  const floating = floatingAddresses(cluster);
+  floating.forEach((vip, i) => {
+    if (!cidrContains(segment, ip(vip.address))) {
       out.push(
         error(
-          hostPath(i, "address"),
-          `controlplane host ${h.name} (${h.address}) is outside network.hostCidr ${cluster.network.hostCidr}: it cannot hold the API VIP`,
+          vip.path,
+          `${vip.title} ${vip.address} is outside network.hostCidr ${cluster.network.hostCidr}`,
         ),
       );
     }
+    const owner = cluster.hosts.findIndex((h) => sameIp(h.address, vip.address));
+    if (owner >= 0) {
+      out.push(
+        error(
+          vip.path,
+          `${vip.title} ${vip.address} is the address of spec.hosts[${owner}]: pick a free address`,
+        ),
+      );
+    }
+    const twin = floating.slice(0, i).find((other) => sameIp(other.address, vip.address));
+    if (twin) {
+      out.push(
+        error(vip.path, `${vip.title} ${vip.address} is the ${twin.title} too: give each its own address`),
+      );
+    }
+    cluster.hosts.forEach((h, j) => {
+      if (vip.candidates.includes(h) && !cidrContains(segment, ip(h.address))) {
+        out.push(
+          error(
+            hostPath(j, "address"),
+            `${vip.role} host ${h.name} (${h.address}) is outside network.hostCidr ${cluster.network.hostCidr}: it cannot hold the ${vip.title}`,
+          ),
+        );
+      }
+    });
   });
   return out;
 };
 
 const ingressEdge: Rule = (cluster) => {
-  const ingress = cluster.ingress;
-  if (!ingress) return [];
-  const out: Finding[] = [];
+  if (!cluster.ingress) return [];
   const edges = new HostList(cluster.hosts).edges();
   if (edges.length === 0) {
-    out.push(
+    return [
       error(
         ["spec", "ingress"],
         "ingress is configured but no host has the edge role: give at least one host `edge`",
       ),
-    );
-  } else if (edges.length === 1) {
-    out.push(
+    ];
+  }
+  if (edges.length === 1) {
+    return [
       warning(
         ["spec", "hosts"],
         `only one edge host (${edges[0]?.name}): ingress is a single point of failure; give a second host the edge role`,
       ),
-    );
+    ];
   }
-  const vip = ingress.vip;
-  if (vip) {
-    const path = ["spec", "ingress", "vip"];
-    const segment = cidr(cluster.network.hostCidr);
-    if (!cidrContains(segment, ip(vip))) {
-      out.push(error(path, `ingress VIP ${vip} is outside network.hostCidr ${cluster.network.hostCidr}`));
-    }
-    const owner = cluster.hosts.findIndex((h) => sameIp(h.address, vip));
-    if (owner >= 0) out.push(error(path, `ingress VIP ${vip} is the address of spec.hosts[${owner}]`));
-    const ep = cluster.controlPlane.endpoint;
-    if (ep.mode === "vip" && sameIp(ep.vip, vip)) {
-      out.push(error(path, `ingress VIP ${vip} is the API VIP too: give each its own address`));
-    }
-    cluster.hosts.forEach((h, i) => {
-      if (h.roles.includes("edge") && !cidrContains(segment, ip(h.address))) {
-        out.push(
-          error(
-            hostPath(i, "address"),
-            `edge host ${h.name} is outside network.hostCidr: it cannot hold the ingress VIP`,
-          ),
-        );
-      }
-    });
-  }
-  return out;
+  return [];
 };
 
 const networksApart: Rule = (cluster) => {
@@ -161,22 +154,6 @@ const networksApart: Rule = (cluster) => {
     }
   });
   return out;
-};
-
-const portsFree: Rule = (cluster) => {
-  const byMessage = new Map<string, { path: SpecPath; hosts: string[] }>();
-  for (const host of cluster.hosts) {
-    for (const [a, b] of clashes(listenersOf(cluster, host))) {
-      const path = b.path ?? a.path ?? ["spec", "hosts"];
-      const message = `port ${a.port} is wanted twice on one address: ${a.owner} (${a.address}) and ${b.owner} (${b.address})`;
-      const entry = byMessage.get(message) ?? { path, hosts: [] };
-      entry.hosts.push(host.name);
-      byMessage.set(message, entry);
-    }
-  }
-  return [...byMessage].map(([message, { path, hosts }]) =>
-    error(path, `${message}, on ${hosts.join(", ")}: pick another port`),
-  );
 };
 
 const etcdTimings: Rule = (cluster) => {
@@ -229,19 +206,19 @@ const pkiLifetimes: Rule = (cluster) => {
   return out;
 };
 
-const rules: readonly Rule[] = [
+/** The spec's own rules; checks that need to know the services (ports) are added by plan/load.ts. */
+export const SPEC_RULES: readonly Rule[] = [
   uniqueHostFields,
   requiredRoles,
-  endpointInSegment,
+  floatingInSegment,
   ingressEdge,
   networksApart,
-  portsFree,
   etcdTimings,
   vipLease,
   pkiLifetimes,
 ];
 
-/** Runs every cross-field rule and returns all findings. */
-export function checkRules(cluster: Cluster): Finding[] {
+/** Runs `rules` and returns all findings. */
+export function checkRules(cluster: Cluster, rules: readonly Rule[] = SPEC_RULES): Finding[] {
   return rules.flatMap((rule) => rule(cluster));
 }

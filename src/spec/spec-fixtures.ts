@@ -1,6 +1,7 @@
 /** Specs for tests: a valid base to mutate, and a way to load a spec object as YAML text. */
 import { stringify } from "yaml";
-import { type LoadedSpec, loadSpecText } from "./load.js";
+import { loadClusterText } from "../plan/load.js";
+import type { LoadedSpec } from "./load.js";
 
 /** A valid 3+2+2 spec object; each call returns a fresh copy to mutate. */
 export function baseSpec(): any {
@@ -27,5 +28,5 @@ export function baseSpec(): any {
 
 /** Loads a spec object through the YAML path, as a file would be. */
 export function loadObject(spec: unknown): LoadedSpec {
-  return loadSpecText(stringify(spec), "test.yaml");
+  return loadClusterText(stringify(spec), "test.yaml");
 }

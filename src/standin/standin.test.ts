@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { etcdSkipReason, startOneMember, type TestEtcd } from "../etcd/etcd-fixtures.js";
 import { scratch } from "../pki/pki-fixtures.js";
-import { type RunningStandin, StandinConfigSchema, startStandin } from "./standin.js";
+import { StandinConfigSchema } from "./config.js";
+import { type RunningStandin, startStandin } from "./standin.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

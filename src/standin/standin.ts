@@ -16,29 +16,13 @@
 import { readFileSync } from "node:fs";
 import { createServer } from "node:https";
 import type { Socket } from "node:net";
-import { z } from "zod";
-import { splitEndpoint } from "../agent/config.js";
+import { splitHostPort } from "../core/ip.js";
 import { EtcdClient, readEtcdTls } from "../etcd/client.js";
-
-export const StandinConfigSchema = z.strictObject({
-  host: z.string(),
-  listen: z.string(),
-  certFile: z.string(),
-  keyFile: z.string(),
-  etcd: z.strictObject({
-    endpoints: z.array(z.string()).min(1),
-    caFile: z.string(),
-    certFile: z.string(),
-    keyFile: z.string(),
-  }),
-  kubernetesVersion: z.string().default("v1.34.2"),
-  shutdownDelayMs: z.number().int().min(0).default(3000),
-});
-export type StandinConfig = z.output<typeof StandinConfigSchema>;
+import { STANDIN_PROBE_KEY } from "../etcd/keyspace.js";
+import { type StandinConfig, StandinConfigSchema } from "./config.js";
 
 const READ_TIMEOUT_MS = 2000;
 const HEDGE_MS = 150;
-const PROBE_KEY = "/kubeha/standin/readyz";
 
 /**
  * A linearizable read within 2 s through any etcd endpoint, hedged like a
@@ -62,7 +46,7 @@ function etcdRead(etcd: EtcdClient): Promise<boolean> {
     // the next endpoint is asked when one fails, or when HEDGE_MS pass without an answer
     const next = () => {
       if (done || asked >= etcd.size) return;
-      etcd.get(PROBE_KEY, { timeoutMs: Math.max(1, deadline - Date.now()), endpoint: asked++ }).then(
+      etcd.get(STANDIN_PROBE_KEY, { timeoutMs: Math.max(1, deadline - Date.now()), endpoint: asked++ }).then(
         () => finish(true),
         () => (++failed === etcd.size ? finish(false) : next()),
       );
@@ -128,7 +112,7 @@ export async function startStandin(source: string | StandinConfig): Promise<Runn
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  const { host, port } = splitEndpoint(cfg.listen);
+  const { host, port } = splitHostPort(cfg.listen);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve());

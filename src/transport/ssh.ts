@@ -8,9 +8,10 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { Client } from "ssh2";
 import { HostError } from "../core/errors.js";
+import { shq } from "../core/shell.js";
 import type { Host } from "../spec/defaults.js";
 import { fingerprint, keyType, pinKey, pinnedKeys } from "./known-hosts.js";
-import { type ExecOptions, type ExecResult, shq, type Transport } from "./transport.js";
+import type { BytesResult, ExecOptions, Transport } from "./transport.js";
 
 export interface SshOptions {
   /** The state directory's known_hosts, where first-use keys are pinned. */
@@ -92,15 +93,35 @@ export async function connectSsh(host: Host, opts: SshOptions): Promise<Transpor
     });
   });
   const asRoot = host.ssh.user === "root" ? (c: string) => c : (c: string) => `sudo -n sh -c ${shq(c)}`;
+  const execBytes = async (command: string, execOpts: ExecOptions = {}) => {
+    try {
+      return await exec(client, asRoot(command), execOpts);
+    } catch (cause) {
+      throw new HostError(
+        host.name,
+        "",
+        `SSH connection to ${host.address} failed: ${(cause as Error).message}`,
+        {
+          cause,
+          hint: "check the host is up, then run the command again; it continues where this run stopped",
+        },
+      );
+    }
+  };
   return {
-    exec: (command: string, execOpts: ExecOptions = {}) => exec(client, asRoot(command), execOpts),
+    host: host.name,
+    execBytes,
+    exec: async (command, execOpts) => {
+      const r = await execBytes(command, execOpts);
+      return { ...r, stdout: r.stdout.toString() };
+    },
     close: async () => {
       client.end();
     },
   };
 }
 
-function exec(client: Client, command: string, opts: ExecOptions): Promise<ExecResult> {
+function exec(client: Client, command: string, opts: ExecOptions): Promise<BytesResult> {
   return new Promise((resolve, reject) => {
     client.exec(command, (err, stream) => {
       if (err) return reject(err);
@@ -113,7 +134,7 @@ function exec(client: Client, command: string, opts: ExecOptions): Promise<ExecR
               stream.close();
               resolve({
                 code: 124,
-                stdout: Buffer.concat(out).toString(),
+                stdout: Buffer.concat(out),
                 stderr: `timed out after ${opts.timeoutMs} ms`,
               });
             }, opts.timeoutMs);
@@ -123,7 +144,7 @@ function exec(client: Client, command: string, opts: ExecOptions): Promise<ExecR
         if (timer) clearTimeout(timer);
         resolve({
           code: code ?? 255,
-          stdout: Buffer.concat(out).toString(),
+          stdout: Buffer.concat(out),
           stderr: Buffer.concat(errOut).toString(),
         });
       });

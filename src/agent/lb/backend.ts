@@ -4,7 +4,7 @@
  * agents starting together do not all pick the same apiserver.
  */
 import type { Socket } from "node:net";
-import { splitEndpoint } from "../config.js";
+import { splitHostPort } from "../../core/ip.js";
 
 /** One backend with its health and counters. */
 export class Backend {
@@ -31,7 +31,7 @@ export class Backend {
 
   constructor(endpoint: string) {
     this.endpoint = endpoint;
-    const { host, port } = splitEndpoint(endpoint);
+    const { host, port } = splitHostPort(endpoint);
     this.host = host;
     this.port = port;
   }

@@ -9,7 +9,8 @@
  * once instead of hanging on a dead peer.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { type FrontendConfig, splitEndpoint } from "../config.js";
+import { splitHostPort } from "../../core/ip.js";
+import type { FrontendConfig } from "../config.js";
 import { Backend, pickBackend } from "./backend.js";
 import { checkOnce, checkTls, record } from "./health.js";
 
@@ -42,7 +43,7 @@ export class Frontend {
   /** Starts listening and checking. */
   async start(): Promise<void> {
     for (const b of this.backends) this.watch(b);
-    const { host, port } = splitEndpoint(this.config.listen);
+    const { host, port } = splitHostPort(this.config.listen);
     const server = createServer({ noDelay: true, pauseOnConnect: true }, (client) => this.handle(client));
     this.server = server;
     await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,8 @@
  * with a kernel lifetime, removed, probed for another holder (ARP duplicate
  * address detection) and announced (gratuitous ARP).
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
+import { tryRunAsync as run } from "../../core/exec.js";
 
 /** What the VIP manager does to the host's network; the lab uses `ip` and `arping`, tests a recorder. */
 export interface AddressOps {
@@ -16,13 +17,6 @@ export interface AddressOps {
   /** Gratuitous ARP, so neighbours move the address to this host's MAC. */
   announce(): void;
 }
-
-const run = (cmd: string, args: readonly string[]) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-    execFile(cmd, args, { timeout: 2000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    ),
-  );
 
 /** The interface that carries `address` (the host's own), from `ip -o addr`. */
 export async function interfaceOf(address: string): Promise<string> {

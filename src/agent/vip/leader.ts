@@ -13,6 +13,9 @@
  */
 import type { EtcdClient } from "../../etcd/client.js";
 
+/** What leader avoidance asks etcd: whether the member at an endpoint leads. */
+export type LeaderProbe = Pick<EtcdClient, "isLeader">;
+
 /** How long the etcd leader's host leaves a vacant VIP to the other hosts. */
 const LEADER_YIELD_MS = 300;
 /** A holder whose own member has led etcd this long hands the VIP over (a planned move, ~0.2 s) ... */
@@ -21,18 +24,21 @@ const REBALANCE_AFTER_MS = 3000;
 const REBALANCE_EVERY_MS = 60_000;
 
 export class LeaderAvoidance {
-  private readonly etcd: EtcdClient;
+  private readonly etcd: LeaderProbe;
   /** Whether the etcd client's first endpoint is this host's own member; without one there is nothing to avoid. */
   private readonly ownMember: boolean;
+  /** The clock, in milliseconds (performance.now(); tests pass their own). */
+  private readonly now: () => number;
   /** When this host first saw the VIP vacant (0: it is held). */
   private vacantSince = 0;
   /** Since when this holder's own member has led etcd (0: it does not). */
   private leaderSince = 0;
   private lastRebalance = Number.NEGATIVE_INFINITY;
 
-  constructor(etcd: EtcdClient, ownMember: boolean) {
+  constructor(etcd: LeaderProbe, ownMember: boolean, now: () => number = () => performance.now()) {
     this.etcd = etcd;
     this.ownMember = ownMember;
+    this.now = now;
   }
 
   private leads(): Promise<boolean> {
@@ -46,7 +52,7 @@ export class LeaderAvoidance {
 
   /** The VIP is vacant: whether this host should leave it to the others a little longer. */
   async yieldVacancy(): Promise<boolean> {
-    const now = performance.now();
+    const now = this.now();
     this.vacantSince ||= now;
     if (now - this.vacantSince < LEADER_YIELD_MS && this.ownMember && (await this.leads())) return true;
     this.vacantSince = 0;
@@ -60,7 +66,7 @@ export class LeaderAvoidance {
    */
   async ledTooLong(): Promise<boolean> {
     if (!this.ownMember) return false;
-    const now = performance.now();
+    const now = this.now();
     if (!(await this.leads())) {
       this.leaderSince = 0;
       return false;

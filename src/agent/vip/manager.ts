@@ -48,10 +48,10 @@
  * Where the VIP should not be, the etcd leader's host: see leader.ts.
  */
 import type { EtcdClient } from "../../etcd/client.js";
+import { vipKey } from "../../etcd/keyspace.js";
 import type { AddressOps } from "./address.js";
 import { LeaderAvoidance } from "./leader.js";
 
-export const VIP_PREFIX = "/kubeha/vip/";
 const RHO = 0.001;
 const MARGIN_MS = 150;
 const FENCE_TICK_MS = 50;
@@ -128,7 +128,7 @@ export class VipManager {
   }
 
   get key(): string {
-    return `${VIP_PREFIX}${this.settings.name}`;
+    return vipKey(this.settings.name);
   }
 
   get isHolder(): boolean {

@@ -15,7 +15,7 @@ import type { Reporter } from "../../deploy/context.js";
 import { leaderInStatus } from "../../etcd/etcdctl.js";
 import { Lab } from "../../lab/lab.js";
 import { controlPlaneLab, labScratch, labSkipReason } from "../../lab/lab-fixtures.js";
-import { loadSpec } from "../../spec/load.js";
+import { loadCluster } from "../../plan/load.js";
 import { HoldWatch, probeVip } from "./vip-fixtures.js";
 
 const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
@@ -53,7 +53,7 @@ describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
     lab = await controlPlaneLab(labDir, "192.168.236.0/24", [], log);
     const spec = join(work, "cluster.yaml");
     copyFileSync(join(labDir, "cluster.yaml"), spec);
-    const { cluster } = loadSpec(spec);
+    const { cluster } = loadCluster(spec);
     if (cluster.controlPlane.endpoint.mode === "vip") vip = cluster.controlPlane.endpoint.vip;
     await up(
       cluster,

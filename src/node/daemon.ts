@@ -4,8 +4,9 @@
  * (agent), stopping cleanly on SIGTERM or SIGINT. Shared by the operator CLI
  * (`kubeha agent`) and the self-contained host executable (`kubeha-node agent`).
  */
+
+import { logJson, startAgent } from "../agent/agent.js";
 import { startStandin } from "../standin/standin.js";
-import { logJson, startAgent } from "./agent.js";
 
 /** Runs daemon `kind` from `file`; resolves once it has stopped after a signal. */
 export async function runDaemon(kind: "agent" | "standin", file: string): Promise<void> {

@@ -4,7 +4,7 @@
  * small and needs no Node.js on the host.
  * `kubeha-node agent --config FILE`, `kubeha-node standin --config FILE`.
  */
-import { logJson } from "./agent.js";
+import { logJson } from "../agent/agent.js";
 import { runDaemon } from "./daemon.js";
 
 // gRPC names etcd members by IP address, which Node flags once per process as DEP0123; nothing to act on

@@ -1,0 +1,75 @@
+/**
+ * Where kubeha puts things on a host, in one place: renderers, phases, the
+ * etcdctl helpers and tests all name host files through this module, so no
+ * phase carries a path literal. Certificates and kubeconfigs are named
+ * relative to /etc/kubernetes, which is also their name under the state
+ * directory's `pki/hosts/<host>/` (kubeadm's layout, see pki/inventory.ts).
+ */
+
+/** The directory every host's certificates and kubeconfigs live under. */
+export const KUBERNETES_DIR = "/etc/kubernetes";
+/** kubeha's own configuration files. */
+export const KUBEHA_CONFIG_DIR = "/etc/kubeha";
+/** Where kubeha writes systemd units. */
+export const SYSTEMD_UNIT_DIR = "/etc/systemd/system";
+/** Restarts a run owes a host (one empty file per service action), kept across interrupted runs. */
+export const PENDING_DIR = "/var/lib/kubeha/pending";
+
+/** The host path of a file named relative to /etc/kubernetes (`pki/ca.crt`). */
+export const kubernetesPath = (rel: string) => `${KUBERNETES_DIR}/${rel}`;
+
+/** A certificate and its key, relative to /etc/kubernetes. */
+export interface PemPair {
+  readonly cert: string;
+  readonly key: string;
+}
+const pair = (base: string): PemPair => ({ cert: `${base}.crt`, key: `${base}.key` });
+
+/** Every certificate, key and kubeconfig a host can get, relative to /etc/kubernetes. */
+export const HostPki = {
+  ca: pair("pki/ca"),
+  frontProxyCa: pair("pki/front-proxy-ca"),
+  etcdCa: pair("pki/etcd/ca"),
+  saKey: "pki/sa.key",
+  saPub: "pki/sa.pub",
+  apiserver: pair("pki/apiserver"),
+  apiserverEtcdClient: pair("pki/apiserver-etcd-client"),
+  apiserverKubeletClient: pair("pki/apiserver-kubelet-client"),
+  frontProxyClient: pair("pki/front-proxy-client"),
+  etcdServer: pair("pki/etcd/server"),
+  etcdPeer: pair("pki/etcd/peer"),
+  etcdHealthcheckClient: pair("pki/etcd/healthcheck-client"),
+  agentEtcdClient: pair("pki/kubeha-agent-etcd-client"),
+  kubeconfig: (user: "kubelet" | "kube-proxy" | "controller-manager" | "scheduler") => `${user}.conf`,
+} as const;
+
+/** The host path of a PKI file, e.g. `pkiPath(HostPki.ca.cert)` is /etc/kubernetes/pki/ca.crt. */
+export const pkiPath = kubernetesPath;
+
+/** systemd unit names of the services kubeha runs. */
+export const Unit = {
+  etcd: "etcd",
+  agent: "kubeha-agent",
+  apiserverStandin: "kubeha-apiserver-standin",
+} as const;
+export type UnitName = (typeof Unit)[keyof typeof Unit];
+
+/** The unit file of `unit`. */
+export const unitPath = (unit: string) => `${SYSTEMD_UNIT_DIR}/${unit}.service`;
+
+/** etcd's data directory (0700) and the marker naming the cluster it belongs to (the etcd CA's fingerprint). */
+export const ETCD_DATA_DIR = "/var/lib/etcd/kubeha";
+export const ETCD_CLUSTER_MARKER = "/var/lib/etcd/kubeha.cluster";
+/** First-start settings of a member (initial cluster and state), written once. */
+export const ETCD_BOOTSTRAP_ENV = `${KUBEHA_CONFIG_DIR}/etcd-bootstrap.env`;
+/** etcd binaries: Debian's package, or uploaded ones. */
+export const PACKAGED_ETCD = "/usr/bin/etcd";
+export const UPLOADED_ETCD = "/usr/local/bin/etcd";
+export const UPLOADED_ETCDCTL = "/usr/local/bin/etcdctl";
+
+/** The self-contained host executable (agent and apiserver stand-in) and their configs. */
+export const NODE_BINARY = "/usr/local/bin/kubeha-node";
+export const AGENT_CONFIG = `${KUBEHA_CONFIG_DIR}/agent.json`;
+export const STANDIN_CONFIG = `${KUBEHA_CONFIG_DIR}/apiserver-standin.json`;
+/** The agent's Prometheus metrics, on 127.0.0.1. */
+export const AGENT_METRICS_PORT = 9942;

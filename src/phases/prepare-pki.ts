@@ -1,0 +1,43 @@
+/**
+ * Generate PKI and gather binaries, locally. The PKI is brought in line with
+ * the spec in a scratch copy of the state directory's: nothing in the state
+ * changes until every check has passed (phases/save-pki.ts saves it then, and
+ * a dry run never does). Then each host's desired files are known.
+ */
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pkiDirOf } from "../core/state-dir.js";
+import type { DeployContext } from "../deploy/context.js";
+import { desiredFiles, readNodeBinary } from "../deploy/desired.js";
+import type { Phase } from "../deploy/runner.js";
+import { etcdPrograms } from "../etcd/binaries.js";
+import { generatePki } from "../pki/generate.js";
+
+export const PreparePki: Phase<DeployContext> = {
+  title: "Generate PKI and gather binaries",
+  async run(ctx) {
+    const scratch = mkdtempSync(join(tmpdir(), "kubeha-pki-"));
+    ctx.scratchDir = scratch;
+    const state = pkiDirOf(ctx.stateDir);
+    if (existsSync(state)) cpSync(state, join(scratch, "pki"), { recursive: true });
+    ctx.pkiDir = join(scratch, "pki");
+    ctx.pkiChanges = await generatePki(ctx.cluster, ctx.pkiDir);
+    const n = ctx.pkiChanges.length;
+    ctx.report.info(
+      n === 0
+        ? "state: every certificate fits the spec"
+        : `state: ${n} PKI files to write once the hosts pass their checks`,
+    );
+    const programs = await etcdPrograms(ctx.cluster.etcd.binaries, {
+      specDir: ctx.options.specDir,
+      stateDir: ctx.stateDir,
+    });
+    if (programs) ctx.report.info(`etcd binaries from ${ctx.cluster.etcd.binaries.source}: ready to upload`);
+    const artifacts = { ...(programs && { etcd: programs }), nodeBinary: readNodeBinary() };
+    for (const host of ctx.hosts) host.desired = desiredFiles(ctx.cluster, host.spec, ctx.pkiDir, artifacts);
+  },
+  cleanup(ctx) {
+    if (ctx.scratchDir) rmSync(ctx.scratchDir, { recursive: true, force: true });
+  },
+};

@@ -1,0 +1,39 @@
+/** Every renderer's output for one spec, against committed snapshots (src/render/__snapshots__/). */
+import { describe, it } from "node:test";
+import { matchSnapshot } from "../core/snapshot-fixtures.js";
+import { peerUrl } from "../etcd/urls.js";
+import type { Host } from "../spec/defaults.js";
+import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
+import { renderAgentConfig, renderAgentUnit } from "./agent.js";
+import { renderBootstrapEnv, renderEtcdUnit } from "./etcd-unit.js";
+import { renderStandinConfig, renderStandinUnit } from "./standin.js";
+
+const spec = baseSpec();
+spec.spec.kubernetes = { binaries: { source: "standin" } };
+spec.spec.controlPlane.endpoint.leaseTtlSeconds = 2;
+spec.spec.hosts.push({ name: "cp6", address: "fd00::16", roles: ["etcd"] }); // an IPv6 member outside hostCidr
+const cluster = loadObject(spec).cluster;
+const host = (name: string) => cluster.hosts.find((h) => h.name === name) as Host;
+const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
+const snap = (name: string, text: string) => matchSnapshot("render", name, text);
+
+describe("renderers", () => {
+  it("etcd: the unit of a member, and first-start settings", () => {
+    snap("cp1.etcd.service", renderEtcdUnit(cluster, host("cp1"), "/usr/bin/etcd"));
+    snap("cp6.etcd.service", renderEtcdUnit(cluster, host("cp6"), "/usr/local/bin/etcd"));
+    const members = ["cp1", "cp2", "cp3", "cp6"].map((n) => ({ name: n, url: peerUrl(host(n)) }));
+    snap("etcd-bootstrap.env", renderBootstrapEnv(cluster, members, "new"));
+  });
+
+  it("agent: a VIP candidate's config and unit, and a worker's", () => {
+    snap("cp1.agent.json", json(renderAgentConfig(cluster, host("cp1"))));
+    snap("cp1.kubeha-agent.service", renderAgentUnit(cluster, host("cp1")));
+    snap("w1.agent.json", json(renderAgentConfig(cluster, host("w1"))));
+    snap("w1.kubeha-agent.service", renderAgentUnit(cluster, host("w1")));
+  });
+
+  it("apiserver stand-in: config and unit", () => {
+    snap("cp2.apiserver-standin.json", json(renderStandinConfig(cluster, host("cp2"))));
+    snap("cp2.kubeha-apiserver-standin.service", renderStandinUnit(host("cp2")));
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * Components kubeha does not deploy yet, known by the hosts they will run on
+ * and the ports they will take, so that `plan` refuses a spec whose ports
+ * would clash with them today. Each moves to a module of its own, with its
+ * files, certificates and readiness, when kubeha starts deploying it.
+ */
+import type { Cluster, Host } from "../spec/defaults.js";
+import { HostList } from "../spec/host-list.js";
+import type { HostService, Listener } from "./service.js";
+
+function planned(
+  name: string,
+  hosts: (cluster: Cluster) => readonly Host[],
+  listeners: (cluster: Cluster, host: Host) => Listener[],
+): HostService {
+  return {
+    name,
+    hosts,
+    listeners,
+    unit: () => undefined,
+    files: () => [],
+    certificates: () => [],
+    readiness: () => "true",
+    rollout: "rolling",
+  };
+}
+
+const controlplanes = (cluster: Cluster) => new HostList(cluster.hosts).controlplanes();
+const everyHost = (cluster: Cluster) => cluster.hosts;
+const WILDCARD = "0.0.0.0";
+
+export const controllerManager = planned("controller-manager", controlplanes, () => [
+  { address: "127.0.0.1", port: 10257, owner: "kube-controller-manager" },
+]);
+
+export const scheduler = planned("scheduler", controlplanes, () => [
+  { address: "127.0.0.1", port: 10259, owner: "kube-scheduler" },
+]);
+
+export const kubelet = planned("kubelet", everyHost, () => [
+  { address: WILDCARD, port: 10250, owner: "kubelet" },
+]);
+
+export const kubeProxy = planned("kube-proxy", everyHost, () => [
+  { address: WILDCARD, port: 10256, owner: "kube-proxy health" },
+]);
+
+/** The ingress controller on the edge hosts, on host network: its ports on the host and on the ingress VIP. */
+export const ingressController = planned(
+  "ingress-controller",
+  (cluster) => (cluster.ingress ? new HostList(cluster.hosts).edges() : []),
+  (cluster, host) =>
+    (cluster.ingress?.ports ?? []).flatMap((port, i) => {
+      const path = ["spec", "ingress", "ports", i];
+      const vip = cluster.ingress?.vip;
+      return [
+        { address: host.address, port, owner: "ingress controller", path },
+        ...(vip ? [{ address: vip, port, owner: "ingress VIP frontend", path }] : []),
+      ];
+    }),
+);
