@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -13,6 +14,7 @@ import { stringify } from "yaml";
 import { HostError, MultiHostError } from "../core/errors.js";
 import { packageRoot } from "../core/package-info.js";
 import type { Reporter } from "../deploy/context.js";
+import { writeFile } from "../deploy/remote.js";
 import { Lab } from "../lab/lab.js";
 import { controlPlaneLab, labScratch, labSkipReason } from "../lab/lab-fixtures.js";
 import { changedFiles, snapshot } from "../pki/pki-fixtures.js";
@@ -264,6 +266,30 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
       assert.match(err.hint ?? "", /remove its old key from/);
       return true;
     });
+  });
+
+  it("carries bytes through the SSH transport untouched, both ways", async () => {
+    const t = await connectSsh(cluster().hosts[0] as Host, {
+      stateKnownHosts: join(work, "bytes_known_hosts"),
+    });
+    try {
+      const bytes = Buffer.concat([
+        Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+        randomBytes(300_000),
+      ]);
+      await writeFile(t, "/root/kubeha-bytes.bin", bytes, 0o600); // over 1 MiB: travels gzip-compressed
+      const back = await t.execBytes("cat '/root/kubeha-bytes.bin'");
+      assert.equal(back.code, 0, back.stderr);
+      assert.ok(back.stdout.equals(bytes), `read ${back.stdout.length} bytes, wrote ${bytes.length}`);
+      assert.notEqual(
+        (await t.exec("cat /root/kubeha-bytes.bin")).stdout.length,
+        bytes.length,
+        "text would not do",
+      );
+    } finally {
+      await t.exec("rm -f /root/kubeha-bytes.bin");
+      await t.close();
+    }
   });
 
   it("refuses a host that holds another cluster's etcd data, without touching it", async () => {

@@ -1,11 +1,12 @@
 /** The deploy engine on scripted hosts: dry-run through the same path, idempotency, errors gathered per host. */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { report } from "../cli/run.js";
-import { ExpectedExit, HostError, MultiHostError } from "../core/errors.js";
+import { ExpectedExit, HostError, MultiHostError, SpecError } from "../core/errors.js";
 import type { Connector, Reporter } from "../deploy/context.js";
-import { changedFiles, scratch, snapshot } from "../pki/pki-fixtures.js";
+import { changedFiles, scratch, snapshot, x509Text } from "../pki/pki-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import { FakeHost, type Script } from "../transport/fake.js";
 import { up } from "./up.js";
@@ -338,5 +339,82 @@ describe("kubeha up with another cluster's state directory", () => {
       return true;
     });
     assert.deepEqual([...snapshot(wrong).keys()], [], "nothing was written to the new state directory");
+  });
+});
+
+describe("kubeha up with hosts named by DNS", () => {
+  const named = () => {
+    const spec = baseSpec();
+    spec.spec.hosts = spec.spec.hosts.slice(0, 4);
+    delete spec.spec.ingress;
+    spec.spec.hosts[1].address = "cp2.lab.example";
+    spec.spec.hosts[3].address = "w1.lab.example";
+    return loadObject(spec).cluster;
+  };
+  const zone = (answers: Record<string, string>) => {
+    const asked: string[] = [];
+    const resolver = async (name: string) => {
+      asked.push(name);
+      const ip = answers[name];
+      if (!ip) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: "ENOTFOUND" });
+      return ip;
+    };
+    return { asked, resolver };
+  };
+
+  it("resolves each name once, binds to its address, reaches and certifies the host by name", async () => {
+    const state = join(scratch("up-dns"), "state");
+    const f = fakes();
+    const dns = zone({ "cp2.lab.example": "192.168.61.12", "w1.lab.example": "192.168.61.21" });
+    await up(named(), state, opts, quiet, f.connect, dns.resolver);
+    assert.deepEqual(dns.asked.sort(), ["cp2.lab.example", "w1.lab.example"]);
+    const unit = f.hosts.get("cp2")?.files.get("/etc/systemd/system/etcd.service")?.content.toString() ?? "";
+    assert.match(unit, /--listen-client-urls=https:\/\/192\.168\.61\.12:2379,/);
+    assert.match(unit, /--advertise-client-urls=https:\/\/cp2\.lab\.example:2379 /);
+    assert.match(unit, /--initial-advertise-peer-urls=https:\/\/cp2\.lab\.example:2380 /);
+    const server = readFileSync(join(state, "pki/hosts/cp2/pki/etcd/server.crt"), "utf8");
+    assert.match(x509Text(server, scratch("up-dns-cert")), /DNS:cp2\.lab\.example/);
+    const agent = JSON.parse(
+      f.hosts.get("cp1")?.files.get("/etc/kubeha/agent.json")?.content.toString() ?? "{}",
+    );
+    assert.ok(agent.frontends[0].backends.includes("cp2.lab.example:6443"), "backends by name");
+    assert.equal(
+      JSON.parse(f.hosts.get("cp2")?.files.get("/etc/kubeha/agent.json")?.content.toString() ?? "{}").address,
+      "192.168.61.12",
+      "the VIP goes on the interface of the resolved address",
+    );
+  });
+
+  it("stops with the spec problem the resolved addresses reveal, before touching a host", async () => {
+    const state = join(scratch("up-dns-outside"), "state");
+    const f = fakes();
+    const dns = zone({ "cp2.lab.example": "10.9.9.9", "w1.lab.example": "192.168.61.11" });
+    await assert.rejects(up(named(), state, opts, quiet, f.connect, dns.resolver), (err: unknown) => {
+      assert.ok(err instanceof SpecError, String(err));
+      const said = err.issues.map((i) => `${i.path}: ${i.message}`);
+      assert.ok(
+        said.some((s) =>
+          /^spec\.hosts\[1\]\.address: controlplane host cp2 \(10\.9\.9\.9\) is outside/.test(s),
+        ),
+        said.join("\n"),
+      );
+      assert.ok(
+        said.some((s) =>
+          /^spec\.hosts\[3\]\.address: address w1\.lab\.example is already used by spec\.hosts\[0\]/.test(s),
+        ),
+        said.join("\n"),
+      );
+      return true;
+    });
+    for (const host of f.hosts.values()) assert.deepEqual(host.log, []);
+  });
+
+  it("names the host whose name does not resolve", async () => {
+    const f = fakes();
+    const dns = zone({ "w1.lab.example": "192.168.61.21" });
+    await assert.rejects(
+      up(named(), join(scratch("up-dns-nx"), "state"), opts, quiet, f.connect, dns.resolver),
+      /Resolve host names failed on 1 host: cp2: cannot resolve cp2\.lab\.example: ENOTFOUND/,
+    );
   });
 });

@@ -5,6 +5,7 @@
  * PKI is prepared in scratch and saved only after the hosts are validated).
  */
 import { join } from "node:path";
+import { HostError, MultiHostError } from "../core/errors.js";
 import { withStateLock } from "../core/lock.js";
 import { pkiDirOf } from "../core/state-dir.js";
 import {
@@ -30,7 +31,10 @@ import { ValidateHosts } from "../phases/validate-hosts.js";
 import { VerifyApi } from "../phases/verify-api.js";
 import { VerifyEtcd } from "../phases/verify-etcd.js";
 import { WriteEtcdAccess } from "../phases/write-etcd-access.js";
+import { checkResolved } from "../plan/load.js";
 import type { Cluster } from "../spec/defaults.js";
+import { type Resolver, resolveHosts, systemResolver } from "../spec/resolve.js";
+import { unresolvedHosts } from "../spec/rules.js";
 import { connectSsh } from "../transport/ssh.js";
 
 /** The phases of `up`, in the order they run. */
@@ -65,15 +69,44 @@ export interface UpResult {
   readonly seconds: number;
 }
 
+/**
+ * Hosts named by DNS get their addresses once, before anything else; then
+ * the checks that needed them run, and a failure stops the run here.
+ */
+async function resolveNames(cluster: Cluster, options: DeployOptions, report: Reporter, resolver: Resolver) {
+  const named = unresolvedHosts(cluster);
+  if (named.length === 0) return cluster;
+  const title = "Resolve host names";
+  report.phase(title);
+  const resolved = await resolveHosts(cluster, resolver);
+  if (resolved.unresolved.length > 0) {
+    throw new MultiHostError(
+      title,
+      resolved.unresolved.map(
+        (u) =>
+          new HostError(u.host.name, title, `cannot resolve ${u.host.address}: ${u.reason}`, {
+            hint: "check the name in DNS or /etc/hosts on this machine, or give the host's IP address in the spec",
+          }),
+      ),
+    );
+  }
+  for (const h of resolved.cluster.hosts.filter((h) => named.some((n) => n.name === h.name)))
+    report.host(h.name, `${h.address} is ${h.ip}`);
+  checkResolved(resolved.cluster, options.specFile ?? "the spec");
+  return resolved.cluster;
+}
+
 /** Runs every phase of `up` against `cluster`, with the state directory locked. */
 export async function up(
-  cluster: Cluster,
+  spec: Cluster,
   stateDir: string,
   options: DeployOptions,
   report: Reporter,
   connect: Connector = sshConnector,
+  resolver: Resolver = systemResolver,
 ): Promise<UpResult> {
   const started = Date.now();
+  const cluster = await resolveNames(spec, options, report, resolver);
   const ctx = new DeployContext({ cluster, stateDir, pkiDir: pkiDirOf(stateDir), options, report, connect });
   const command = `kubeha up${options.dryRun ? " --dry-run" : ""}`;
   await withStateLock(stateDir, command, () => runPhases(UP_PHASES, ctx));

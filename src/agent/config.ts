@@ -5,7 +5,12 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 
+/** Where a frontend listens: an IP address (a VIP included) and a port. */
 const Endpoint = z.string().regex(/^[0-9a-fA-F.:[\]]+:\d{1,5}$/, { error: "must be ADDRESS:PORT" });
+/** A backend: an IP address or a DNS name (resolved at each connect) and a port. */
+const Backend = z.string().regex(/^([0-9a-fA-F.:[\]]+|[a-z0-9]([-a-z0-9.]*[a-z0-9])?):\d{1,5}$/, {
+  error: "must be ADDRESS:PORT or NAME:PORT",
+});
 
 /** How a frontend checks its backends. */
 export const HealthCheckSchema = z.strictObject({
@@ -28,7 +33,7 @@ export const FrontendSchema = z.strictObject({
   name: z.string().min(1),
   /** ADDRESS:PORT to listen on; a VIP is bound before the host holds it (non-local bind). */
   listen: Endpoint,
-  backends: z.array(Endpoint),
+  backends: z.array(Backend),
   check: HealthCheckSchema,
   /** How long to wait for a backend's TCP handshake before trying the next one. */
   connectTimeoutMs: z.number().int().min(10).default(1000),

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { packageRoot } from "../core/package-info.js";
 import { loadCluster, loadClusterText } from "../plan/load.js";
+import { buildPlan } from "../plan/plan.js";
 import { importRke } from "./rke.js";
 
 const read = (path: string) => readFileSync(new URL(path, packageRoot), "utf8");
@@ -89,6 +90,48 @@ services:
     const hosts = (result.spec as any).spec.hosts;
     assert.deepEqual(hosts[0].roles, ["controlplane", "etcd", "worker", "edge"]);
     assert.equal((result.spec as any).spec.network.serviceCidr, "10.96.0.0/12");
+  });
+
+  it("imports the RKE HA guide's cluster.yml, whose nodes are DNS names only, into a spec plan accepts", () => {
+    // the guide's ten nodes as it lists them: an address (a name), a user and roles; SANs for the API
+    // load balancer and the ingress node selector
+    const nodes = [
+      ...["controlplane1", "controlplane2"].map((n) => [n, "controlplane"]),
+      ...["etcd1", "etcd2", "etcd3"].map((n) => [n, "etcd"]),
+      ...["ingress1", "ingress2"].map((n) => [n, "worker", "app: ingress"]),
+      ...["worker1", "worker2", "worker3"].map((n) => [n, "worker"]),
+    ];
+    const text = [
+      "nodes:",
+      ...nodes.flatMap(([name, role, label]) => [
+        `  - address: ${name}.mycluster.example.com`,
+        "    user: ubuntu",
+        `    role: [${role}]`,
+        ...(label ? [`    labels: { ${label} }`] : []),
+      ]),
+      "authentication: { strategy: x509, sans: [api.mycluster.example.com] }",
+      "ingress: { provider: nginx, node_selector: { app: ingress } }",
+    ].join("\n");
+    const imported = importRke(text);
+    const seed = loadClusterText(stringify(imported.spec), "seed.yaml");
+    assert.deepEqual(
+      seed.cluster.hosts.map((h) => `${h.name} ${h.address} ${h.roles.join(",")}`),
+      nodes.map(
+        ([name, role]) =>
+          `${name} ${name}.mycluster.example.com ${role}${name?.startsWith("ingress") ? ",edge" : ""}`,
+      ),
+    );
+    assert.equal(seed.cluster.network.hostCidr, undefined);
+    assert.ok(
+      imported.warnings.some((w) =>
+        /network.hostCidr left out: it cannot be derived from host names/.test(w),
+      ),
+      imported.warnings.join("\n"),
+    );
+    assert.ok(imported.warnings.some((w) => /ingress-nginx is retired/.test(w)));
+    const plan = buildPlan(seed);
+    assert.equal(plan.deferred?.hosts.length, 10);
+    assert.deepEqual(plan.tolerance.etcd, { members: 3, quorum: 2, toleratesFailures: 1 });
   });
 
   it("refuses a file that is not an RKE cluster.yml", () => {

@@ -10,7 +10,7 @@
 import { parse } from "yaml";
 import { z } from "zod";
 import { parseIp } from "../core/ip.js";
-import { dns1123Label, dns1123Subdomain } from "../spec/schema.js";
+import { dns1123Label, dns1123Subdomain, isDnsName } from "../spec/schema.js";
 
 /** The result of an import: the spec as an object and what could not be carried over. */
 export interface RkeImport {
@@ -101,8 +101,10 @@ function hostAddress(node: RkeNode, index: number, warnings: string[]): string {
     );
     return internal;
   }
+  // a DNS name: kubeha reaches the host by it too, and `kubeha up` resolves it once for its address checks
+  if (isDnsName(node.address.toLowerCase())) return node.address.toLowerCase();
   warnings.push(
-    `nodes[${index}]: address ${node.address} is a DNS name and there is no internal_address: put the host's IP address into spec.hosts[${index}].address`,
+    `nodes[${index}]: address ${node.address} is neither an IP address nor a DNS name: put the host's address into spec.hosts[${index}].address`,
   );
   return node.address;
 }
@@ -269,7 +271,9 @@ export function importRke(text: string): RkeImport {
   }
   const hostCidr = commonRange(hosts.map((h) => h.address));
   if (!hostCidr)
-    warnings.push("network.hostCidr: could not be derived from the addresses; set the hosts' L2 segment");
+    warnings.push(
+      "network.hostCidr left out: it cannot be derived from host names; set the hosts' L2 segment before you give the cluster a VIP",
+    );
   else
     warnings.push(
       `network.hostCidr ${hostCidr} derived from the host addresses: check it is the hosts' L2 segment`,
@@ -292,7 +296,7 @@ export function importRke(text: string): RkeImport {
     spec: {
       ...(Object.keys(clusterSsh).length > 0 && { ssh: clusterSsh }),
       network: {
-        hostCidr: hostCidr ?? "CHANGE-ME",
+        ...(hostCidr && { hostCidr }),
         ...(typeof kubeController.cluster_cidr === "string" && { podCidr: kubeController.cluster_cidr }),
         ...(typeof kubeApi.service_cluster_ip_range === "string" && {
           serviceCidr: kubeApi.service_cluster_ip_range,

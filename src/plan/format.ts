@@ -52,6 +52,15 @@ export function formatPlan(plan: Plan): string {
   if (plan.findings.length > 0) {
     out.push("", "WARNINGS", ...plan.findings.map((f) => `- ${formatIssue(f)}`));
   }
+  if (plan.deferred) {
+    const d = plan.deferred;
+    out.push(
+      "",
+      "DEFERRED TO `kubeha up`",
+      `${hosts(d.hosts.length)} named by DNS (${d.hosts.join(", ")}); \`up\` resolves them once and then checks:`,
+      ...d.checks.map((c) => `- ${c}`),
+    );
+  }
   if (plan.whatIf) {
     const w = plan.whatIf;
     out.push("", `WHAT IF ${w.lost.join(", ")} ${w.lost.length === 1 ? "is" : "are"} lost`);

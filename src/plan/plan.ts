@@ -6,6 +6,7 @@ import { UsageError } from "../core/errors.js";
 import type { Cluster } from "../spec/defaults.js";
 import type { LoadedSpec } from "../spec/load.js";
 import { etcdQuorum } from "../spec/quorum.js";
+import { DEFERRED_CHECKS, unresolvedHosts } from "../spec/rules.js";
 import {
   type Capability,
   type CapabilityName,
@@ -40,6 +41,8 @@ export interface Plan {
     line?: number;
     col?: number;
   }[];
+  /** Hosts named by DNS, and the checks that wait until `kubeha up` resolves them. */
+  readonly deferred?: { readonly hosts: readonly string[]; readonly checks: readonly string[] };
   readonly whatIf?: {
     readonly lost: readonly string[];
     readonly survives: Readonly<Record<CapabilityName, boolean>>;
@@ -103,6 +106,9 @@ export function buildPlan(loaded: LoadedSpec, whatIf?: readonly string[]): Plan 
     },
     singlePointsOfFailure: singlePointsOfFailure(cluster, caps),
     findings: loaded.warnings,
+    ...(unresolvedHosts(cluster).length > 0 && {
+      deferred: { hosts: unresolvedHosts(cluster).map((h) => h.name), checks: [...DEFERRED_CHECKS] },
+    }),
     ...(whatIfResult && { whatIf: whatIfResult }),
   };
 }

@@ -11,7 +11,7 @@ import type { AgentConfig } from "../agent/config.js";
 import { AGENT_CONFIG, AGENT_METRICS_PORT, HostPki, NODE_BINARY, pkiPath } from "../core/host-paths.js";
 import { hostPort } from "../core/ip.js";
 import { clientUrlsFor } from "../etcd/urls.js";
-import type { Cluster, Host } from "../spec/defaults.js";
+import { type Cluster, type Host, hostIp } from "../spec/defaults.js";
 import { HostList } from "../spec/host-list.js";
 import { type FloatingAddress, vipsOf } from "../spec/vips.js";
 
@@ -51,7 +51,7 @@ export function renderAgentConfig(cluster: Cluster, host: Host): AgentConfig {
   const etcdClient = HostPki.agentEtcdClient;
   return {
     host: host.name,
-    address: host.address,
+    address: hostIp(host),
     metricsPort: AGENT_METRICS_PORT,
     frontends,
     vips: vips.map((vip) => ({

@@ -7,17 +7,18 @@
  * that are already running.
  */
 import { ETCD_BOOTSTRAP_ENV, ETCD_DATA_DIR, HostPki, pkiPath } from "../core/host-paths.js";
-import { clientUrl, ETCD_CLIENT_PORT, ETCD_METRICS_PORT, peerUrl } from "../etcd/urls.js";
-import type { Cluster, Host } from "../spec/defaults.js";
+import { clientUrl, ETCD_METRICS_PORT, LOCAL_CLIENT_URL, peerUrl } from "../etcd/urls.js";
+import { type Cluster, type Host, hostIp } from "../spec/defaults.js";
 
 /** Renders the unit for member `member` running `binary`. */
 export function renderEtcdUnit(cluster: Cluster, member: Host, binary: string): string {
   const flags = [
     `--name=${member.name}`,
     `--data-dir=${ETCD_DATA_DIR}`,
-    `--listen-client-urls=${clientUrl(member)},https://127.0.0.1:${ETCD_CLIENT_PORT}`,
+    // etcd binds to addresses, never names; it is reached by the address the spec gives (a name too)
+    `--listen-client-urls=${clientUrl({ address: hostIp(member) })},${LOCAL_CLIENT_URL}`,
     `--advertise-client-urls=${clientUrl(member)}`,
-    `--listen-peer-urls=${peerUrl(member)}`,
+    `--listen-peer-urls=${peerUrl({ address: hostIp(member) })}`,
     `--initial-advertise-peer-urls=${peerUrl(member)}`,
     "--client-cert-auth=true",
     `--trusted-ca-file=${pkiPath(HostPki.etcdCa.cert)}`,

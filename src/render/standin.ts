@@ -7,7 +7,7 @@
 import { HostPki, NODE_BINARY, pkiPath, STANDIN_CONFIG } from "../core/host-paths.js";
 import { hostPort } from "../core/ip.js";
 import { clientUrlsFor } from "../etcd/urls.js";
-import type { Cluster, Host } from "../spec/defaults.js";
+import { type Cluster, type Host, hostIp } from "../spec/defaults.js";
 import { HostList } from "../spec/host-list.js";
 import type { StandinConfig } from "../standin/config.js";
 
@@ -17,7 +17,7 @@ export const STANDIN_SHUTDOWN_DELAY_MS = 3000;
 export function renderStandinConfig(cluster: Cluster, host: Host): StandinConfig {
   return {
     host: host.name,
-    listen: hostPort(host.address, cluster.controlPlane.apiserverPort),
+    listen: hostPort(hostIp(host), cluster.controlPlane.apiserverPort),
     certFile: pkiPath(HostPki.apiserver.cert),
     keyFile: pkiPath(HostPki.apiserver.key),
     etcd: {

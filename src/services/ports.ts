@@ -22,24 +22,31 @@ export function clashes(listeners: readonly Listener[]): [Listener, Listener][] 
 }
 
 /** The spec rule: every clash, once per message, with the hosts it happens on. */
-export const portsFree: Rule = (cluster) => {
-  const byMessage = new Map<string, { path: SpecPath; hosts: string[] }>();
-  for (const host of cluster.hosts) {
-    const listeners = servicesOn(cluster, host).flatMap((s) => s.listeners(cluster, host));
-    for (const [a, b] of clashes(listeners)) {
-      const path = b.path ?? a.path ?? ["spec", "hosts"];
-      const message = `port ${a.port} is wanted twice on one address: ${a.owner} (${a.address}) and ${b.owner} (${b.address})`;
-      const entry = byMessage.get(message) ?? { path, hosts: [] };
-      entry.hosts.push(host.name);
-      byMessage.set(message, entry);
+export const portsFree: Rule = {
+  reads: [
+    ["spec", "hosts"],
+    ["spec", "controlPlane"],
+    ["spec", "ingress"],
+  ],
+  eachHost: true,
+  check(cluster) {
+    const byMessage = new Map<string, { path: SpecPath; hosts: string[] }>();
+    for (const host of cluster.hosts) {
+      const listeners = servicesOn(cluster, host).flatMap((s) => s.listeners(cluster, host));
+      for (const [a, b] of clashes(listeners)) {
+        const path = b.path ?? a.path ?? ["spec", "hosts"];
+        const message = `port ${a.port} is wanted twice on one address: ${a.owner} (${a.address}) and ${b.owner} (${b.address})`;
+        const entry = byMessage.get(message) ?? { path, hosts: [] };
+        entry.hosts.push(host.name);
+        byMessage.set(message, entry);
+      }
     }
-  }
-  return [...byMessage].map(
-    ([message, { path, hosts }]) =>
-      ({
+    return [...byMessage].map(
+      ([message, { path, hosts }]): Finding => ({
         severity: "error",
         path,
         message: `${message}, on ${hosts.join(", ")}: pick another port`,
-      }) satisfies Finding,
-  );
+      }),
+    );
+  },
 };

@@ -2,6 +2,8 @@
  * Defaults, applied once after validation so that every later stage sees a
  * complete, readonly model and never has to ask "was this set?".
  */
+import { InternalError } from "../core/errors.js";
+import { parseIp } from "../core/ip.js";
 import type { ClusterSpecInput, HostInput, Role, SshInput } from "./schema.js";
 
 export const DEFAULTS = {
@@ -31,8 +33,13 @@ export interface Ssh {
 
 /** A host with defaults applied. */
 export interface Host {
+  /** Its position in spec.hosts, for messages. */
+  readonly index: number;
   readonly name: string;
+  /** As the spec says: an IP address, or a DNS name. */
   readonly address: string;
+  /** The IP address: `address` itself, or what `kubeha up` resolved the name to; undefined until then. */
+  readonly ip?: string;
   readonly roles: readonly Role[];
   readonly labels: Readonly<Record<string, string>>;
   readonly taints: readonly { readonly key: string; readonly value?: string; readonly effect: string }[];
@@ -70,7 +77,12 @@ export type EtcdBinaries =
 /** The complete cluster model every later stage works from. */
 export interface Cluster {
   readonly name: string;
-  readonly network: { readonly hostCidr: string; readonly podCidr: string; readonly serviceCidr: string };
+  readonly network: {
+    /** Required when the cluster has a VIP (spec/rules.ts). */
+    readonly hostCidr?: string;
+    readonly podCidr: string;
+    readonly serviceCidr: string;
+  };
   readonly hosts: readonly Host[];
   readonly controlPlane: {
     readonly endpoint: Endpoint;
@@ -93,10 +105,25 @@ export interface Cluster {
   };
 }
 
-function hostWithDefaults(host: HostInput, ssh: SshInput | undefined): Host {
+/**
+ * The IP address `host` binds to: its address, or what `kubeha up` resolved
+ * its DNS name to. Renderers of listening sockets need it; reaching the host
+ * is by its address as written (names included), and certificates carry that.
+ */
+export function hostIp(host: Host): string {
+  if (!host.ip)
+    throw new InternalError(
+      `host ${host.name} (${host.address}) was not resolved before its files were rendered`,
+    );
+  return host.ip;
+}
+
+function hostWithDefaults(host: HostInput, index: number, ssh: SshInput | undefined): Host {
   return {
+    index,
     name: host.name,
     address: host.address,
+    ...(parseIp(host.address) && { ip: host.address }),
     roles: [...new Set(host.roles)],
     labels: host.labels ?? {},
     taints: host.taints ?? [],
@@ -104,8 +131,12 @@ function hostWithDefaults(host: HostInput, ssh: SshInput | undefined): Host {
   };
 }
 
-/** Applies every default to a validated spec. */
-export function applyDefaults(input: ClusterSpecInput): Cluster {
+/**
+ * Applies every default to a validated spec. `hostIndex` gives each host's
+ * position in the spec when some hosts were left out (spec/load.ts keeps
+ * checking what is well-formed).
+ */
+export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly number[]): Cluster {
   const s = input.spec;
   const ep = s.controlPlane.endpoint;
   const endpoint: Endpoint =
@@ -126,11 +157,11 @@ export function applyDefaults(input: ClusterSpecInput): Cluster {
   return {
     name: input.metadata.name,
     network: {
-      hostCidr: s.network.hostCidr,
-      podCidr: s.network.podCidr ?? DEFAULTS.podCidr,
-      serviceCidr: s.network.serviceCidr ?? DEFAULTS.serviceCidr,
+      ...(s.network?.hostCidr && { hostCidr: s.network.hostCidr }),
+      podCidr: s.network?.podCidr ?? DEFAULTS.podCidr,
+      serviceCidr: s.network?.serviceCidr ?? DEFAULTS.serviceCidr,
     },
-    hosts: s.hosts.map((h) => hostWithDefaults(h, s.ssh)),
+    hosts: s.hosts.map((h, i) => hostWithDefaults(h, hostIndex?.[i] ?? i, s.ssh)),
     controlPlane: {
       endpoint,
       apiserverPort: s.controlPlane.apiserverPort ?? DEFAULTS.apiserverPort,

@@ -126,7 +126,7 @@ describe("spec loading", () => {
       "bad address",
       (s) => (s.spec.hosts[0].address = "192.168.61"),
       "spec.hosts[0].address",
-      /not an IP address/,
+      /"192.168.61" is neither an IP address nor a DNS name/,
     ],
     [
       "no controlplane",
@@ -266,6 +266,12 @@ describe("spec loading", () => {
       "spec.controlPlane.endpoint.leaseTtlSeconds",
       /etcd's shortest lease, 3 s/,
     ],
+    [
+      "a VIP without hostCidr",
+      (s) => delete s.spec.network.hostCidr,
+      "spec.network",
+      /network.hostCidr is required with the API VIP and the ingress VIP/,
+    ],
     ["wrong apiVersion", (s) => (s.apiVersion = "v1"), "apiVersion", /kubeha\/v1alpha1/],
     ["wrong type", (s) => (s.spec.hosts = "cp1"), "spec.hosts", /expected array/],
     ["unknown top field", (s) => (s.status = {}), "status", /unknown field/],
@@ -289,5 +295,85 @@ describe("spec loading", () => {
       warnings.some((w) => /4 etcd members need 3 for quorum and tolerate 1 failure/.test(w.message)),
     );
     assert.ok(warnings.some((w) => /only one edge host \(edge1\)/.test(w.message)));
+  });
+});
+
+describe("spec loading: every problem at once", () => {
+  it("runs the cross-field rules on the well-formed part when the schema fails", () => {
+    const text = [
+      "apiVersion: kubeha/v1alpha1",
+      "kind: Cluster",
+      "metadata: { name: mixed }",
+      "spec:",
+      "  network: { hostCidr: 192.168.61.0/24 }",
+      "  hosts:",
+      "    - { name: cp1, address: 192.168.61.11, roles: [controlplane, etcd] }",
+      "    - { name: cp1, address: 192.168.61.12, roles: [controlplane, etcd] }",
+      "    - { name: w1, address: 192.168.61.21, roles: [wroker] }",
+      "    - { name: cp3, address: 192.168.61.13, roles: [controlplane, etcd] }",
+      "  controlPlane:",
+      "    endpoint: { mode: vip, vip: 10.0.0.1 }",
+      "    nodeLocalProxy: { port: 70000 }",
+      "  ingress: { vip: 192.168.61.10, ports: [80, 443] }",
+    ].join("\n");
+    const issues = problems(text);
+    const at = (path: string) => issues.filter((i) => i.path === path).map((i) => i.message);
+    // schema: a bad role, a port out of range
+    assert.match(at("spec.hosts[2].roles[0]").join(), /must be one of controlplane/);
+    assert.match(at("spec.controlPlane.nodeLocalProxy.port").join(), /between 1 and 65535/);
+    // rules on what is well-formed: a duplicate name (positions of the spec kept), the VIP outside the segment
+    assert.match(at("spec.hosts[1].name").join(), /name cp1 is already used by spec.hosts\[0\]/);
+    assert.match(at("spec.controlPlane.endpoint.vip").join(), /API VIP 10.0.0.1 is outside network.hostCidr/);
+    // not "no edge host": the malformed host may be one; rules over all hosts wait for all hosts
+    assert.deepEqual(at("spec.ingress"), []);
+    assert.equal(issues.find((i) => i.path === "spec.hosts[1].name")?.line, 8);
+    // nothing about what the user has not yet written correctly: no port clash report on the bad port
+    assert.equal(issues.filter((i) => /port 70000|wanted twice/.test(i.message)).length, 0);
+    assert.equal(issues.length, 4, JSON.stringify(issues, null, 1));
+  });
+
+  it("checks what it can when a whole section is malformed, and nothing that reads it", () => {
+    const spec = baseSpec();
+    spec.spec.network = { hostCidr: "192.168.61.0/33" };
+    spec.spec.hosts[1].name = "cp1";
+    const issues = problemsOf((s) => Object.assign(s, spec));
+    assert.ok(issues.some((i) => i.path === "spec.network.hostCidr" && /not a CIDR range/.test(i.message)));
+    assert.ok(issues.some((i) => i.path === "spec.hosts[1].name" && /already used/.test(i.message)));
+    assert.ok(
+      !issues.some((i) => /hostCidr is required|outside network.hostCidr/.test(i.message)),
+      "rules reading hostCidr are skipped",
+    );
+  });
+});
+
+describe("spec loading: hosts named by DNS", () => {
+  const named = () => {
+    const spec = baseSpec();
+    spec.spec.hosts[3].address = "w1.lab.example";
+    spec.spec.hosts[0].address = "cp1.lab.example";
+    return spec;
+  };
+
+  it("accepts a DNS name as a host's address and leaves it unresolved", () => {
+    const { cluster } = loadObject(named());
+    const cp1 = cluster.hosts[0];
+    assert.equal(cp1?.address, "cp1.lab.example");
+    assert.equal(cp1?.ip, undefined);
+    assert.equal(cluster.hosts[1]?.ip, "192.168.61.12");
+  });
+
+  it("defers the checks that need its address, and runs the rest", () => {
+    const spec = named();
+    spec.spec.hosts[4].address = "w1.lab.example"; // the same name twice is caught without resolving
+    const issues = problemsOf((s) => Object.assign(s, spec));
+    assert.deepEqual(
+      issues.map((i) => `${i.path}: ${i.message}`),
+      ["spec.hosts[4].address: address w1.lab.example is already used by spec.hosts[3]"],
+    );
+  });
+
+  it("refuses what is neither an address nor a name", () => {
+    const issues = problemsOf((s) => (s.spec.hosts[0].address = "cp_1.example"));
+    assert.match(issues[0]?.message ?? "", /neither an IP address nor a DNS name/);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Spec file -> validated, defaulted model, or one SpecError listing every
  * problem with its path and line:col. Stages: YAML syntax (with positions),
- * schema (zod), defaults, cross-field rules. Nothing but a SpecError or a
+ * schema (zod), defaults, cross-field rules; when the schema fails, the rules
+ * still run on the well-formed part (salvage.ts). Nothing but a SpecError or a
  * UsageError (unreadable file) ever escapes; a property test holds us to it.
  */
 import { readFileSync } from "node:fs";
@@ -9,7 +10,8 @@ import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocume
 import type { z } from "zod";
 import { SpecError, type SpecIssue, UsageError } from "../core/errors.js";
 import { applyDefaults, type Cluster } from "./defaults.js";
-import { checkRules, type Rule, SPEC_RULES, type SpecPath } from "./rules.js";
+import { checkRules, type Finding, type Rule, SPEC_RULES, type SpecPath } from "./rules.js";
+import { salvage } from "./salvage.js";
 import { ClusterSpecSchema } from "./schema.js";
 
 /** A spec that passed every check, with the warnings it still has. */
@@ -113,6 +115,13 @@ export function loadSpecText(text: string, file: string, rules: readonly Rule[] 
     throw new SpecError(file, issues, "the file is not valid YAML: fix the syntax first");
   }
 
+  const positioned = (f: Finding): SpecIssue => ({
+    severity: f.severity,
+    path: formatPath(f.path),
+    message: f.message,
+    ...at(locate(doc, f.path)),
+  });
+
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
@@ -131,19 +140,16 @@ export function loadSpecText(text: string, file: string, rules: readonly Rule[] 
         ...at(locate(doc, key === undefined ? path : path.slice(0, -1), key)),
       })),
     );
-    throw new SpecError(file, sortByPosition(issues));
+    // the rules still run on what is well-formed, so one run reports every problem
+    const kept = salvage(data);
+    const findings = kept
+      ? checkRules(applyDefaults(kept.input, kept.hostIndex), rules, kept.malformed).map(positioned)
+      : [];
+    throw new SpecError(file, sortByPosition([...issues, ...findings]));
   }
 
   const cluster = applyDefaults(parsed.data);
-  const findings = checkRules(cluster, rules).map(
-    (f): SpecIssue => ({
-      severity: f.severity,
-      path: formatPath(f.path),
-      message: f.message,
-      ...at(locate(doc, f.path)),
-    }),
-  );
-  const sorted = sortByPosition(findings);
+  const sorted = sortByPosition(checkRules(cluster, rules).map(positioned));
   if (sorted.some((f) => f.severity === "error")) throw new SpecError(file, sorted);
   return { file, cluster, warnings: sorted };
 }

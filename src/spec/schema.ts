@@ -29,6 +29,16 @@ const ipAddress = z
   })
   .describe("An IPv4 or IPv6 address");
 
+/** Whether `s` is a host name rather than an address: DNS-1123, and not all digits and dots (a mistyped IPv4). */
+export const isDnsName = (s: string) => dns1123Subdomain.test(s) && !/^[\d.]+$/.test(s);
+
+const hostAddress = z
+  .string()
+  .refine((s) => parseIp(s) !== undefined || isDnsName(s), {
+    error: (i) => `${JSON.stringify(i.input)} is neither an IP address nor a DNS name`,
+  })
+  .describe("An IPv4 or IPv6 address, or a DNS name resolved once by `kubeha up`");
+
 const cidr = z
   .string()
   .refine((s) => parseCidr(s) !== undefined, {
@@ -97,7 +107,9 @@ export const HostSchema = z
       error:
         "host name must be DNS-1123: lowercase letters, digits, '-' and '.', starting and ending alphanumeric",
     }),
-    address: ipAddress.describe("The address kubeha reaches the host at and cluster traffic uses"),
+    address: hostAddress.describe(
+      "The address or DNS name kubeha reaches the host at and cluster traffic uses; certificates carry it",
+    ),
     roles: z.array(Role).min(1, { error: "a host needs at least one role" }).describe("What the host runs"),
     labels: labels.optional(),
     taints: z.array(Taint).optional(),
@@ -145,10 +157,11 @@ export const ClusterSpecSchema = z
       ssh: SshSchema.optional(),
       network: z
         .strictObject({
-          hostCidr: cidr.describe("The L2 segment the hosts and VIPs share"),
+          hostCidr: cidr.optional().describe("The L2 segment the hosts and VIPs share; required with a VIP"),
           podCidr: cidr.optional().describe("Pod network (default 10.42.0.0/16)"),
           serviceCidr: cidr.optional().describe("Service network (default 10.43.0.0/16)"),
         })
+        .optional()
         .describe("Address ranges"),
       hosts: z.array(HostSchema).min(1, { error: "list at least one host" }),
       controlPlane: z

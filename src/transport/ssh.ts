@@ -69,7 +69,7 @@ export async function connectSsh(host: Host, opts: SshOptions): Promise<Transpor
       reject(new HostError(host.name, "connect", why.msg, { cause: err, hint: why.hint }));
     });
     client.connect({
-      host: host.address,
+      host: host.ip ?? host.address,
       port: host.ssh.port,
       username: host.ssh.user,
       privateKey,
