@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { HostError, MultiHostError } from "../core/errors.js";
 import { packageRoot } from "../core/package-info.js";
+import { sleep } from "../core/wait.js";
 import type { Reporter } from "../deploy/context.js";
 import { writeFile } from "../deploy/remote.js";
 import { Lab } from "../lab/lab.js";
@@ -188,7 +189,7 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
         });
         if (r === 0) written++;
         else failed++;
-        await new Promise((res) => setTimeout(res, 20));
+        await sleep(20);
       }
     })();
     const result = await up(cluster(), stateDir, opts, quiet);
@@ -275,7 +276,7 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
     try {
       const bytes = Buffer.concat([
         Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
-        randomBytes(300_000),
+        randomBytes(1_200_000),
       ]);
       await writeFile(t, "/root/kubeha-bytes.bin", bytes, 0o600); // over 1 MiB: travels gzip-compressed
       const back = await t.execBytes("cat '/root/kubeha-bytes.bin'");

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { report } from "../cli/run.js";
 import { ExpectedExit, HostError, MultiHostError, SpecError } from "../core/errors.js";
+import { AGENT_CONFIG, HostPki, pkiPath, Unit, unitPath } from "../core/host-paths.js";
 import type { Connector, Reporter } from "../deploy/context.js";
 import { changedFiles, scratch, snapshot, x509Text } from "../pki/pki-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
@@ -123,13 +124,13 @@ describe("kubeha up on scripted hosts", () => {
       done.changes.map((c) => `${c.host}: ${c.what}`).sort(),
       planned.changes.map((c) => `${c.host}: ${c.what}`).sort(),
     );
-    assert.equal(real.hosts.get("cp1")?.files.get("/etc/kubernetes/pki/etcd/server.key")?.mode, 0o600);
+    assert.equal(real.hosts.get("cp1")?.files.get(pkiPath(HostPki.etcdServer.key))?.mode, 0o600);
     assert.match(
-      real.hosts.get("cp2")?.files.get("/etc/systemd/system/etcd.service")?.content.toString() ?? "",
+      real.hosts.get("cp2")?.files.get(unitPath(Unit.etcd))?.content.toString() ?? "",
       /--client-cert-auth=true/,
     );
     assert.equal(
-      real.hosts.get("w1")?.files.has("/etc/kubernetes/pki/etcd/server.key"),
+      real.hosts.get("w1")?.files.has(pkiPath(HostPki.etcdServer.key)),
       false,
       "workers get no etcd keys",
     );
@@ -208,7 +209,7 @@ describe("kubeha up interrupted on scripted hosts", () => {
         exec: async (command, o) => {
           if (unitWritten) throw lost();
           const r = await t.exec(command, o);
-          unitWritten = command.includes("'/etc/systemd/system/etcd.service.kubeha-tmp'");
+          unitWritten = command.includes(`'${unitPath(Unit.etcd)}.kubeha-tmp'`);
           return r;
         },
         execBytes: async () => {
@@ -221,10 +222,7 @@ describe("kubeha up interrupted on scripted hosts", () => {
       up(slower.cluster, state, opts, quiet, dying),
       /failed on 1 host: cp1: SSH connection .* connection lost/,
     );
-    assert.match(
-      cp1.files.get("/etc/systemd/system/etcd.service")?.content.toString() ?? "",
-      /--election-timeout=1200/,
-    );
+    assert.match(cp1.files.get(unitPath(Unit.etcd))?.content.toString() ?? "", /--election-timeout=1200/);
     const again = await up(slower.cluster, state, opts, quiet, f.connect);
     assert.ok(
       again.changes.some((c) => c.host === "cp1" && /^restart etcd/.test(c.what)),
@@ -368,18 +366,16 @@ describe("kubeha up with hosts named by DNS", () => {
     const dns = zone({ "cp2.lab.example": "192.168.61.12", "w1.lab.example": "192.168.61.21" });
     await up(named(), state, opts, quiet, f.connect, dns.resolver);
     assert.deepEqual(dns.asked.sort(), ["cp2.lab.example", "w1.lab.example"]);
-    const unit = f.hosts.get("cp2")?.files.get("/etc/systemd/system/etcd.service")?.content.toString() ?? "";
+    const unit = f.hosts.get("cp2")?.files.get(unitPath(Unit.etcd))?.content.toString() ?? "";
     assert.match(unit, /--listen-client-urls=https:\/\/192\.168\.61\.12:2379,/);
     assert.match(unit, /--advertise-client-urls=https:\/\/cp2\.lab\.example:2379 /);
     assert.match(unit, /--initial-advertise-peer-urls=https:\/\/cp2\.lab\.example:2380 /);
     const server = readFileSync(join(state, "pki/hosts/cp2/pki/etcd/server.crt"), "utf8");
     assert.match(x509Text(server, scratch("up-dns-cert")), /DNS:cp2\.lab\.example/);
-    const agent = JSON.parse(
-      f.hosts.get("cp1")?.files.get("/etc/kubeha/agent.json")?.content.toString() ?? "{}",
-    );
+    const agent = JSON.parse(f.hosts.get("cp1")?.files.get(AGENT_CONFIG)?.content.toString() ?? "{}");
     assert.ok(agent.frontends[0].backends.includes("cp2.lab.example:6443"), "backends by name");
     assert.equal(
-      JSON.parse(f.hosts.get("cp2")?.files.get("/etc/kubeha/agent.json")?.content.toString() ?? "{}").address,
+      JSON.parse(f.hosts.get("cp2")?.files.get(AGENT_CONFIG)?.content.toString() ?? "{}").address,
       "192.168.61.12",
       "the VIP goes on the interface of the resolved address",
     );
@@ -400,7 +396,9 @@ describe("kubeha up with hosts named by DNS", () => {
       );
       assert.ok(
         said.some((s) =>
-          /^spec\.hosts\[3\]\.address: address w1\.lab\.example is already used by spec\.hosts\[0\]/.test(s),
+          /^spec\.hosts\[3\]\.address: address w1\.lab\.example \(192\.168\.61\.11\) is already used by spec\.hosts\[0\]/.test(
+            s,
+          ),
         ),
         said.join("\n"),
       );

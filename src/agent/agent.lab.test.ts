@@ -10,6 +10,7 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { up } from "../actions/up.js";
+import { sleep } from "../core/wait.js";
 import type { Reporter } from "../deploy/context.js";
 import { Lab } from "../lab/lab.js";
 import { controlPlaneLab, labScratch, labSkipReason } from "../lab/lab-fixtures.js";
@@ -18,7 +19,6 @@ import { loadCluster } from "../plan/load.js";
 
 const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
 const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CURL = "curl -sf -m 3 --cacert /etc/kubernetes/pki/ca.crt";
 
 describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {

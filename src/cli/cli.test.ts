@@ -91,6 +91,26 @@ describe("kubeha CLI", () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
   });
 
+  it("plans a spec with hosts named by DNS, saying which checks wait for `up`", () => {
+    const dir = scratch("cli-dns");
+    const file = join(dir, "named.yaml");
+    writeFileSync(
+      file,
+      readFileSync(join(root, "examples/stacked-3/cluster.yaml"), "utf8").replace(
+        /address: 192\.168\.1\.12\b/,
+        "address: master2.example.com",
+      ),
+    );
+    const r = kubeha("plan", "-f", file);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /master2\s+master2\.example\.com\s+controlplane,etcd/);
+    assert.match(
+      r.stdout,
+      /DEFERRED TO `kubeha up`\n1 host named by DNS \(master2\); `up` resolves them once/,
+    );
+    assert.match(r.stdout, /- controlplane and edge hosts lie inside network\.hostCidr/);
+  });
+
   it("reports a missing file without a stack trace", () => {
     const r = kubeha("plan", "-f", "no-such.yaml");
     assert.equal(r.code, 2);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { sleep } from "../core/wait.js";
 import { scratch } from "../pki/pki-fixtures.js";
 import type { ExecResult } from "../transport/transport.js";
 import { authSteps, type Etcdctl, ensureAuth, readAuthState } from "./auth.js";
@@ -49,7 +50,7 @@ describe("etcd client and auth", { skip: etcdSkipReason() }, () => {
         )
       )
         break;
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   });
   after(async () => {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ExpectedExit } from "../core/errors.js";
 import { run } from "../core/exec.js";
-import { UPLOADED_ETCD } from "../core/host-paths.js";
+import { Unit, UPLOADED_ETCD, unitPath } from "../core/host-paths.js";
 import { desiredFiles } from "../deploy/desired.js";
 import { generatePki } from "../pki/generate.js";
 import { scratch } from "../pki/pki-fixtures.js";
@@ -116,7 +116,7 @@ describe("etcd binaries", () => {
     const etcd = files.find((f) => f.path === UPLOADED_ETCD);
     assert.equal(etcd?.mode, 0o755);
     assert.match(
-      String(files.find((f) => f.path === "/etc/systemd/system/etcd.service")?.content),
+      String(files.find((f) => f.path === unitPath(Unit.etcd))?.content),
       /ExecStart=\/usr\/local\/bin\/etcd /,
     );
     const worker = desiredFiles(cluster, cluster.hosts[3] as (typeof cluster.hosts)[0], pki, artifacts);

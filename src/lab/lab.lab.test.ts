@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { sleep } from "../core/wait.js";
 import { loadCluster } from "../plan/load.js";
 import { Lab } from "./lab.js";
 import { labResidue, labScratch, labSkipReason } from "./lab-fixtures.js";
@@ -21,7 +22,7 @@ async function within(ms: number, probe: () => boolean): Promise<boolean> {
   for (;;) {
     if (probe()) return true;
     if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
 

@@ -1,8 +1,11 @@
-/** Connect: open a connection to every host, verifying pinned host keys; nothing changes if any host fails. */
-import type { DeployContext } from "../deploy/context.js";
+/**
+ * Connect: open a connection to every host, verifying pinned host keys; nothing
+ * changes if any host fails. Any command that reaches hosts starts with it.
+ */
+import type { ClusterContext } from "../deploy/context.js";
 import type { Phase } from "../deploy/runner.js";
 
-export const Connect: Phase<DeployContext> = {
+export const Connect: Phase<ClusterContext> = {
   title: "Connect",
   async run(ctx) {
     await ctx.onHosts(ctx.hosts, async (host) => {

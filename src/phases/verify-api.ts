@@ -5,7 +5,7 @@
  * the API VIP, through which an apiserver answers.
  */
 import { HostError } from "../core/errors.js";
-import { HostPki, pkiPath } from "../core/host-paths.js";
+import { HostPki, pkiPath, Unit } from "../core/host-paths.js";
 import { httpsUrl } from "../core/ip.js";
 import { waitFor } from "../core/wait.js";
 import type { DeployContext, DeployHost } from "../deploy/context.js";
@@ -47,7 +47,7 @@ async function verifyVip(ctx: DeployContext, candidates: readonly DeployHost[], 
       holders.length > 1
         ? `the API VIP ${vip} is on ${holders.join(" and ")} at once`
         : `no apiserver answers through the API VIP ${vip}:${port} (held by ${holders[0] ?? "no host"})`,
-      { hint: "journalctl -u kubeha-agent on the controlplane hosts" },
+      { hint: `journalctl -u ${Unit.agent} on the controlplane hosts` },
     );
   ctx.report.host(holders[0] as string, `holds the API VIP ${vip}; ${vip}:${port} -> ${describe(body)}`);
 }
@@ -71,7 +71,7 @@ export const VerifyApi: Phase<DeployContext> = {
         }, VERIFY_TIMEOUT_MS);
         if (!ok)
           throw new HostError(host.spec.name, ctx.phase, `no apiserver answers through 127.0.0.1:${port}`, {
-            hint: `journalctl -u kubeha-agent on ${host.spec.name}`,
+            hint: `journalctl -u ${Unit.agent} on ${host.spec.name}`,
           });
         ctx.report.host(host.spec.name, `127.0.0.1:${port} -> ${describe(body)}`);
       },

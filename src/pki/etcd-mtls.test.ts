@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { sleep } from "../core/wait.js";
 import { startEtcd, type TestEtcd } from "../etcd/etcd-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import { generatePki } from "./generate.js";
@@ -98,7 +99,7 @@ describe("etcd with the generated certificates", {
       }
       if (Date.now() > deadline)
         throw new Error(`etcd did not become healthy within 30 s: ${lastError}\n${logs}`);
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
     }
   });
 
@@ -129,7 +130,7 @@ describe("etcd with the generated certificates", {
         return true;
       },
     );
-    await new Promise((r) => setTimeout(r, 200)); // let the log lines arrive
+    await sleep(200); // let the log lines arrive
     assert.ok(
       rejections > before,
       `etcd logged the rejected TLS connection; log tail:\n${logs.slice(-1500)}`,

@@ -3,8 +3,11 @@
  * the API VIP's frontend on controlplane hosts), the VIP manager on VIP
  * candidates, metrics. A new backend list only needs a reload (established
  * sessions are kept); the executable, the unit and its certificates need a
- * restart. Hosts restart their agents all at once: each host's own agent is
- * its only path to the API, and the VIP moves cleanly on SIGTERM.
+ * restart. Agents restart on every host at once: each serves its own host's
+ * clients only, and a stopping holder hands the API VIP over cleanly (though
+ * with every controlplane agent restarting together the VIP is briefly
+ * unheld; rolling the VIP candidates comes with the control plane's rolling
+ * changes).
  */
 import {
   AGENT_CONFIG,

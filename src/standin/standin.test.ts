@@ -3,12 +3,11 @@ import assert from "node:assert/strict";
 import { request } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { sleep } from "../core/wait.js";
 import { etcdSkipReason, startOneMember, type TestEtcd } from "../etcd/etcd-fixtures.js";
 import { scratch } from "../pki/pki-fixtures.js";
 import { StandinConfigSchema } from "./config.js";
 import { type RunningStandin, startStandin } from "./standin.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("apiserver stand-in", { skip: etcdSkipReason() }, () => {
   const dir = scratch("standin");

@@ -17,6 +17,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:https";
 import type { Socket } from "node:net";
 import { splitHostPort } from "../core/ip.js";
+import { sleep } from "../core/wait.js";
 import { EtcdClient, readEtcdTls } from "../etcd/client.js";
 import { STANDIN_PROBE_KEY } from "../etcd/keyspace.js";
 import { type StandinConfig, StandinConfigSchema } from "./config.js";
@@ -122,7 +123,7 @@ export async function startStandin(source: string | StandinConfig): Promise<Runn
     port: typeof addr === "object" && addr ? addr.port : port,
     shutdown: async () => {
       shuttingDown = true;
-      await new Promise((r) => setTimeout(r, cfg.shutdownDelayMs));
+      await sleep(cfg.shutdownDelayMs);
       server.close();
       for (const s of sockets) s.destroy();
       etcd.close();

@@ -4,13 +4,12 @@ import { writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { sleep } from "../../core/wait.js";
 import { scratch } from "../../pki/pki-fixtures.js";
 import { FrontendSchema } from "../config.js";
 import { renderMetrics } from "../metrics.js";
 import { Frontend, type FrontendEvent } from "./frontend.js";
 import { loopbackTls, startBackend, type TestBackend } from "./lb-fixtures.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("L4 frontend", () => {
   let tls: Awaited<ReturnType<typeof loopbackTls>>;

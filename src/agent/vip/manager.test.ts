@@ -6,13 +6,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { sleep, waitFor } from "../../core/wait.js";
 import { EtcdClient, readEtcdTls } from "../../etcd/client.js";
 import { etcdSkipReason, startOneMember, type TestEtcd } from "../../etcd/etcd-fixtures.js";
 import { scratch } from "../../pki/pki-fixtures.js";
 import type { AddressOps } from "./address.js";
 import { VipManager } from "./manager.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One shared segment: which fake host holds the address, with every change timed. */
 class Segment {
@@ -72,11 +71,7 @@ describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
     managers.push(m);
     return m;
   };
-  const waitFor = async (cond: () => boolean, ms: number) => {
-    const end = Date.now() + ms;
-    while (!cond() && Date.now() < end) await sleep(10);
-    return cond();
-  };
+  const until = (cond: () => boolean, ms: number) => waitFor(cond, ms, 10);
 
   before(async () => {
     ({ etcd } = await startOneMember("127.0.0.42", dir));
@@ -91,12 +86,12 @@ describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
     const a = manager("a");
     const b = manager("b");
     await Promise.all([a.start(), b.start()]);
-    assert.ok(await waitFor(() => segment.holding.size === 1, 15_000), "one host holds the address");
+    assert.ok(await until(() => segment.holding.size === 1, 15_000), "one host holds the address");
     const [first] = [...segment.holding] as [string];
     const other = first === "a" ? "b" : "a";
     const t0 = performance.now();
     health.set(first, false);
-    assert.ok(await waitFor(() => segment.holding.has(other), 2000), "the healthy host took over");
+    assert.ok(await until(() => segment.holding.has(other), 2000), "the healthy host took over");
     const took = performance.now() - t0;
     assert.ok(took < 300, `hand-over took ${Math.round(took)} ms`);
     assert.equal(segment.maxHolders, 1, "never two holders");
@@ -116,7 +111,7 @@ describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
     const from = events.length;
     const revoked = performance.now();
     await etcdClient.leaseRevoke(kv.lease); // as if the lease had expired
-    assert.ok(await waitFor(() => !segment.holding.has(holder), 2000), "the holder learnt its lease is gone");
+    assert.ok(await until(() => !segment.holding.has(holder), 2000), "the holder learnt its lease is gone");
     await sleep(4000);
     assert.deepEqual([...segment.holding], ["frozen"], "no host added the address while it was answered for");
     assert.ok(
@@ -131,7 +126,7 @@ describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
     const freed = performance.now();
     segment.holding.delete("frozen");
     assert.ok(
-      await waitFor(() => segment.holding.size === 1, 3000),
+      await until(() => segment.holding.size === 1, 3000),
       "a host took the address once it was free",
     );
     const early = segment.log.filter((e) => e.op === "hold" && e.at > revoked && e.at < freed);
@@ -143,7 +138,7 @@ describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
     const lastHold = () => segment.log.filter((e) => e.host === holder).at(-1)?.at ?? 0;
     const killedAt = performance.now();
     etcd.kill("cp1");
-    assert.ok(await waitFor(() => segment.holding.size === 0, 3000), "the holder let go");
+    assert.ok(await until(() => segment.holding.size === 0, 3000), "the holder let go");
     const released = segment.log.at(-1);
     assert.equal(released?.op, "release");
     // the newest renewal was sent at most 200 ms before the kill; the fence is 1000 x 0.999 - 150 ms after it

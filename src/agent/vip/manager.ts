@@ -47,6 +47,8 @@
  *
  * Where the VIP should not be, the etcd leader's host: see leader.ts.
  */
+
+import { sleep } from "../../core/wait.js";
 import type { EtcdClient } from "../../etcd/client.js";
 import { vipKey } from "../../etcd/keyspace.js";
 import type { AddressOps } from "./address.js";
@@ -274,7 +276,7 @@ export class VipManager {
         return true; // unknown counts as taken
       });
       if (!claimed) return true;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     return false;
   }

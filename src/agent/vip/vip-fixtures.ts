@@ -7,6 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
+import { sleep } from "../../core/wait.js";
 import { sshArgs } from "../../lab/ssh.js";
 
 type Interval = [start: number, end: number];
@@ -53,7 +54,7 @@ export class HoldWatch {
 
   /** Lets the watchers see the current state before the test acts. */
   static async settle(): Promise<void> {
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
   }
 
   /** Intervals during which `host` held the address; a host that vanished held it until its watcher ended. */
@@ -152,7 +153,7 @@ export async function probeVip(
       failed++;
       down = true;
     }
-    await new Promise((r) => setTimeout(r, Math.max(0, 10 - (Date.now() - t0))));
+    await sleep(Math.max(0, 10 - (Date.now() - t0)));
   }
   if (down) outages.push([lastOk, Date.now()]);
   return { outages, attempts, failed };

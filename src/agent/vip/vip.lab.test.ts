@@ -11,6 +11,7 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { up } from "../../actions/up.js";
+import { sleep, waitFor } from "../../core/wait.js";
 import type { Reporter } from "../../deploy/context.js";
 import { leaderInStatus } from "../../etcd/etcdctl.js";
 import { Lab } from "../../lab/lab.js";
@@ -20,7 +21,6 @@ import { HoldWatch, probeVip } from "./vip-fixtures.js";
 
 const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
 const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CPS = ["cp1", "cp2", "cp3"];
 
 describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
@@ -40,13 +40,17 @@ describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
   const holders = () => running().filter(holdsVip);
   /** Polls until exactly one host holds the VIP; returns it, or undefined after `ms`. */
   const waitHolder = async (ms: number, not?: string) => {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      const hs = holders();
-      if (hs.length === 1 && hs[0] !== not) return hs[0];
-      await sleep(100);
-    }
-    return undefined;
+    let holder: string | undefined;
+    const found = await waitFor(
+      () => {
+        const hs = holders();
+        holder = hs[0];
+        return hs.length === 1 && holder !== not;
+      },
+      ms,
+      100,
+    );
+    return found ? holder : undefined;
   };
 
   before(async () => {
