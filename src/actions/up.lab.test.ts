@@ -15,7 +15,7 @@ import { HostError, MultiHostError } from "../core/errors.js";
 import { packageRoot } from "../core/package-info.js";
 import { sleep } from "../core/wait.js";
 import type { Reporter } from "../deploy/context.js";
-import { writeFile } from "../deploy/remote.js";
+import { sha256, statFiles, writeFile } from "../deploy/remote.js";
 import { Lab } from "../lab/lab.js";
 import { controlPlaneLab, labScratch, labSkipReason } from "../lab/lab-fixtures.js";
 import { changedFiles, snapshot } from "../pki/pki-fixtures.js";
@@ -287,8 +287,30 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
         bytes.length,
         "text would not do",
       );
+
+      // a large file's digest was recorded when it was written: trusted while size, mtime and inode match
+      const file = "/root/kubeha-bytes.bin";
+      assert.equal((await statFiles(t, [file])).get(file)?.sha256, sha256(bytes));
+      // change a byte in place and put the modification time back: only --verify sees it
+      await t.exec(
+        `m=$(stat -c %Y ${file}); printf 'X' | dd of=${file} bs=1 seek=9 conv=notrunc 2>/dev/null; touch -d @$m ${file}`,
+      );
+      assert.equal(
+        (await statFiles(t, [file])).get(file)?.sha256,
+        sha256(bytes),
+        "the recorded digest is trusted",
+      );
+      const changed = Buffer.from(bytes);
+      changed[9] = "X".charCodeAt(0);
+      assert.equal(
+        (await statFiles(t, [file], { verify: true })).get(file)?.sha256,
+        sha256(changed),
+        "--verify",
+      );
+      await t.exec(`touch ${file}`); // a newer modification time: the record no longer holds
+      assert.equal((await statFiles(t, [file])).get(file)?.sha256, sha256(changed));
     } finally {
-      await t.exec("rm -f /root/kubeha-bytes.bin");
+      await t.exec("rm -f /root/kubeha-bytes.bin /var/lib/kubeha/digests/*");
       await t.close();
     }
   });

@@ -26,6 +26,7 @@ export function registerUp(program: Command): void {
     .option("--dry-run", "print what would change on each host, change nothing")
     .option("--concurrency <n>", "hosts worked on at once", "10")
     .option("--allow-member-removal", "remove etcd members that are no longer in the spec")
+    .option("--verify", "hash every file on the hosts, trusting no recorded digest of a large file")
     .action(
       async (opts: {
         file: string;
@@ -33,6 +34,7 @@ export function registerUp(program: Command): void {
         dryRun?: boolean;
         concurrency: string;
         allowMemberRemoval?: boolean;
+        verify?: boolean;
       }) => {
         const concurrency = Number(opts.concurrency);
         if (!Number.isInteger(concurrency) || concurrency < 1)
@@ -45,6 +47,7 @@ export function registerUp(program: Command): void {
             dryRun: Boolean(opts.dryRun),
             concurrency,
             allowMemberRemoval: Boolean(opts.allowMemberRemoval),
+            verify: Boolean(opts.verify),
             specDir: dirname(resolve(opts.file)),
             specFile: resolve(opts.file),
           },

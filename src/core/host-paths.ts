@@ -14,6 +14,8 @@ export const KUBEHA_CONFIG_DIR = "/etc/kubeha";
 export const SYSTEMD_UNIT_DIR = "/etc/systemd/system";
 /** Restarts a run owes a host (one empty file per service action), kept across interrupted runs. */
 export const PENDING_DIR = "/var/lib/kubeha/pending";
+/** The digests of the large files kubeha wrote, with their size, modification time and inode. */
+export const DIGEST_DIR = "/var/lib/kubeha/digests";
 
 /** The host path of a file named relative to /etc/kubernetes (`pki/ca.crt`). */
 export const kubernetesPath = (rel: string) => `${KUBERNETES_DIR}/${rel}`;
@@ -52,7 +54,6 @@ export const Unit = {
   agent: "kubeha-agent",
   apiserverStandin: "kubeha-apiserver-standin",
 } as const;
-export type UnitName = (typeof Unit)[keyof typeof Unit];
 
 /** The unit file of `unit`. */
 export const unitPath = (unit: string) => `${SYSTEMD_UNIT_DIR}/${unit}.service`;

@@ -143,6 +143,8 @@ export interface DeployOptions {
   readonly specDir: string;
   /** The spec file, to say which state directories lie near it. */
   readonly specFile?: string;
+  /** Hash every file on the hosts, trusting no recorded digest of a large file. */
+  readonly verify?: boolean;
 }
 
 /** The state of one run of `kubeha up`. */

@@ -42,11 +42,12 @@ echo "pending=$(ls ${PENDING_DIR} 2>/dev/null | tr '\\n' ' ')"
 echo "vipmissing=$(command -v ip >/dev/null || printf 'iproute2 '; arping -V 2>&1 | grep -q iputils || printf 'iputils-arping '; command -v stdbuf >/dev/null || printf coreutils)"
 for s in ${units.map(shq).join(" ")}; do echo "$s.active=$(systemctl is-active $s 2>/dev/null)"; echo "$s.enabled=$(systemctl is-enabled $s 2>/dev/null)"; done`;
 
-/** Gathers the facts of a host, with the state of `units` and of the files at `paths`. */
+/** Gathers the facts of a host, with the state of `units` and of the files at `paths` (see statFiles for `verify`). */
 export async function gatherFacts(
   t: Transport,
   units: readonly string[],
   paths: readonly string[],
+  opts: { verify?: boolean } = {},
 ): Promise<HostFacts> {
   const kv = Object.fromEntries(
     (await must(t, script(units)))
@@ -64,7 +65,7 @@ export async function gatherFacts(
     etcdClusterMarker: kv.marker || null,
     pending: (kv.pending ?? "").split(" ").filter(Boolean),
     missingVipPackages: (kv.vipmissing ?? "").split(" ").filter(Boolean),
-    files: await statFiles(t, paths),
+    files: await statFiles(t, paths, opts),
     units: new Map(
       units.map((u) => [
         u,

@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { HostError } from "../core/errors.js";
-import { PENDING_DIR } from "../core/host-paths.js";
+import { DIGEST_DIR, PENDING_DIR } from "../core/host-paths.js";
 import { shq } from "../core/shell.js";
 import type { Transport } from "../transport/transport.js";
 
@@ -33,11 +33,34 @@ export async function must(t: Transport, command: string, stdin?: string | Buffe
   return r.stdout;
 }
 
-/** The state of many files in one round trip. */
-export async function statFiles(t: Transport, paths: readonly string[]): Promise<Map<string, RemoteFile>> {
+/**
+ * Files above this size are large: they travel gzip-compressed (the agent
+ * executable: ~100 MB, ~35 MB compressed), and their digest is recorded on
+ * the host when kubeha writes them, with the file's size, modification time
+ * and inode. A later run trusts the recorded digest while those three still
+ * match instead of hashing ~100 MB on every host again (the bulk of a no-op
+ * run); `up --verify` hashes everything.
+ */
+const LARGE = 1 << 20;
+const compressed = new WeakMap<Buffer, Buffer>();
+
+/** Where the digest of the file at `path` is recorded. */
+const digestFile = (path: string) =>
+  `${DIGEST_DIR}/${createHash("sha256").update(path).digest("hex").slice(0, 32)}`;
+
+/** The state of many files in one round trip; `verify` hashes every file, trusting no recorded digest. */
+export async function statFiles(
+  t: Transport,
+  paths: readonly string[],
+  opts: { verify?: boolean } = {},
+): Promise<Map<string, RemoteFile>> {
   const out = new Map<string, RemoteFile>();
   if (paths.length === 0) return out;
-  const script = `for p in ${paths.map(shq).join(" ")}; do if [ -f "$p" ]; then printf '%s %s %s\\n' "$(sha256sum < "$p" | cut -d' ' -f1)" "$(stat -c %a "$p")" "$p"; else printf -- '- - %s\\n' "$p"; fi; done`;
+  const pairs = paths.flatMap((p) => [shq(p), shq(digestFile(p))]).join(" ");
+  const trusted = opts.verify
+    ? ""
+    : `[ -f "$d" ] && read -r size mtime inode sum < "$d" && [ "$size $mtime $inode" = "$id" ] && h=$sum; `;
+  const script = `set -- ${pairs}; while [ $# -gt 0 ]; do p=$1; d=$2; shift 2; if [ -f "$p" ]; then id=$(stat -c '%s %Y %i' "$p"); h=; ${trusted}[ -n "$h" ] || h=$(sha256sum < "$p" | cut -d' ' -f1); printf '%s %s %s\\n' "$h" "$(stat -c %a "$p")" "$p"; else printf -- '- - %s\\n' "$p"; fi; done`;
   for (const line of (await must(t, script)).split("\n")) {
     const [hash, mode, ...rest] = line.split(" ");
     const path = rest.join(" ");
@@ -46,10 +69,6 @@ export async function statFiles(t: Transport, paths: readonly string[]): Promise
   }
   return out;
 }
-
-/** Files above this size travel gzip-compressed (the agent executable: ~100 MB, ~35 MB compressed). */
-const COMPRESS_ABOVE = 1 << 20;
-const compressed = new WeakMap<Buffer, Buffer>();
 
 /** Writes `content` to `path` atomically with `mode`; missing parent directories are made 0700. */
 export async function writeFile(
@@ -62,12 +81,14 @@ export async function writeFile(
   const m = mode.toString(8).padStart(4, "0");
   let body = content;
   let receive = "cat";
-  if (Buffer.isBuffer(content) && content.length > COMPRESS_ABOVE) {
+  let record = "";
+  if (Buffer.isBuffer(content) && content.length > LARGE) {
     body = compressed.get(content) ?? gzipSync(content, { level: 1 });
     compressed.set(content, body);
     receive = "gzip -dc";
+    record = `; mkdir -p -m 0700 ${DIGEST_DIR}; printf '%s %s\\n' "$(stat -c '%s %Y %i' ${shq(path)})" ${sha256(content)} > ${shq(digestFile(path))}`;
   }
-  const script = `set -e; mkdir -p -m 0700 "$(dirname ${shq(path)})"; umask 077; ${receive} > ${shq(tmp)}; chmod ${m} ${shq(tmp)}; mv -f ${shq(tmp)} ${shq(path)}`;
+  const script = `set -e; mkdir -p -m 0700 "$(dirname ${shq(path)})"; umask 077; ${receive} > ${shq(tmp)}; chmod ${m} ${shq(tmp)}; mv -f ${shq(tmp)} ${shq(path)}${record}`;
   await must(t, script, body);
 }
 

@@ -18,7 +18,9 @@ export const GatherFacts: Phase<DeployContext> = {
     const units = deployedUnits(ctx.cluster);
     await ctx.onHosts(ctx.hosts, async (host) => {
       const paths = [...(host.desired ?? []).map((f) => f.path), ETCD_BOOTSTRAP_ENV];
-      host.facts = await gatherFacts(ctx.transport(host), units, paths);
+      host.facts = await gatherFacts(ctx.transport(host), units, paths, {
+        verify: ctx.options.verify ?? false,
+      });
       for (const owed of host.facts.pending) host.owed.add(owed);
       const f = host.facts;
       const etcd = host.spec.roles.includes("etcd")

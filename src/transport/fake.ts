@@ -57,7 +57,7 @@ export class FakeHost implements Transport {
         return { code: r.code ?? 0, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
       }
     }
-    if (command.startsWith("for p in ")) return ok(this.stat(command));
+    if (command.startsWith("set -- ")) return ok(this.stat(command));
     const write = command.match(/chmod (\d+) '([^']+)\.kubeha-tmp'; mv -f/);
     if (write) {
       const body = Buffer.from(opts.stdin ?? "");
@@ -114,10 +114,12 @@ export class FakeHost implements Transport {
     return lines.join("\n");
   }
 
+  /** statFiles' script: its arguments are pairs of a path and where its digest would be recorded. */
   private stat(command: string): string {
-    const paths = [...command.slice(0, command.indexOf("; do")).matchAll(/'([^']*)'/g)].map(
+    const args = [...command.slice(0, command.indexOf("; while")).matchAll(/'([^']*)'/g)].map(
       (m) => m[1] ?? "",
     );
+    const paths = args.filter((_, i) => i % 2 === 0);
     return paths
       .map((p) => {
         const f = this.files.get(p);
