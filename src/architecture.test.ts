@@ -17,6 +17,7 @@ const FLOORS: Record<string, number> = {
   transport: 2,
   pki: 2,
   import: 2,
+  binaries: 2,
   lab: 2,
   etcd: 3,
   agent: 4,

@@ -7,11 +7,11 @@
 import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { etcdPrograms } from "../binaries/etcd.js";
 import { pkiDirOf } from "../core/state-dir.js";
 import type { DeployContext } from "../deploy/context.js";
 import { desiredFiles, readNodeBinary } from "../deploy/desired.js";
 import type { Phase } from "../deploy/runner.js";
-import { etcdPrograms } from "../etcd/binaries.js";
 import { generatePki } from "../pki/generate.js";
 
 export const PreparePki: Phase<DeployContext> = {

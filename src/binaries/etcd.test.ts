@@ -13,7 +13,7 @@ import { desiredFiles } from "../deploy/desired.js";
 import { generatePki } from "../pki/generate.js";
 import { scratch } from "../pki/pki-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
-import { etcdPrograms } from "./binaries.js";
+import { etcdPrograms } from "./etcd.js";
 
 describe("etcd binaries", () => {
   const dir = scratch("etcd-bin");

@@ -1,0 +1,61 @@
+/**
+ * Downloads on the operator's machine, checked before use and cached in the
+ * state directory, so hosts need no internet and a re-run needs no network:
+ * a cached file is used only while it still has the digest it was checked
+ * against. A mismatch or a missing file is refused and nothing is cached.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { ExpectedExit } from "../core/errors.js";
+import { writeFileAtomic } from "../core/files.js";
+
+const TIMEOUT_MS = 120_000;
+
+/** The SHA-256 of `bytes`, hex. */
+export const sha256Of = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+/** GETs `url`; a failure names the URL and what to do. */
+export async function get(url: string, hint: string): Promise<Buffer> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
+  } catch (cause) {
+    throw new ExpectedExit(`cannot download ${url}: ${(cause as Error).message}`, {
+      code: "DOWNLOAD_FAILED",
+      cause,
+      hint,
+    });
+  }
+}
+
+/** The cached file at `cache` when it has digest `sha256`. */
+export function cached(cache: string, sha256: string): Buffer | undefined {
+  if (!existsSync(cache)) return undefined;
+  const bytes = readFileSync(cache);
+  return sha256Of(bytes) === sha256 ? bytes : undefined;
+}
+
+/** `url`'s content, verified to have digest `sha256` (what `says` it must be), cached at `cache`. */
+export async function fetchVerified(
+  url: string,
+  sha256: string,
+  cache: string,
+  opts: { says: string; hint: string },
+): Promise<Buffer> {
+  const hit = cached(cache, sha256);
+  if (hit) return hit;
+  const body = await get(url, opts.hint);
+  const got = sha256Of(body);
+  if (got !== sha256) {
+    throw new ExpectedExit(
+      `the download of ${url} has SHA-256 ${got}, ${opts.says} ${sha256}: refusing to use it`,
+      {
+        code: "CHECKSUM_MISMATCH",
+        hint: opts.hint,
+      },
+    );
+  }
+  writeFileAtomic(cache, body, 0o644);
+  return body;
+}
