@@ -4,15 +4,12 @@
  * a cached file is used only while it still has the digest it was checked
  * against. A mismatch or a missing file is refused and nothing is cached.
  */
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { ExpectedExit } from "../core/errors.js";
 import { writeFileAtomic } from "../core/files.js";
+import { sha256 as sha256Of } from "../core/hash.js";
 
 const TIMEOUT_MS = 120_000;
-
-/** The SHA-256 of `bytes`, hex. */
-export const sha256Of = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
 /** GETs `url`; a failure names the URL and what to do. */
 export async function get(url: string, hint: string): Promise<Buffer> {

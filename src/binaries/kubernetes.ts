@@ -14,10 +14,9 @@
  * A checksum mismatch or a missing file refuses the whole set: nothing is
  * cached for that binary and nothing is installed.
  */
-import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ExpectedExit } from "../core/errors.js";
-import { writeFileAtomic } from "../core/files.js";
+import { readIfExists, writeFileAtomic } from "../core/files.js";
 import { cached, fetchVerified, get } from "./fetch.js";
 import { readPrograms } from "./programs.js";
 
@@ -61,13 +60,7 @@ async function download(base: string, r: ReleaseRequest, stateDir: string): Prom
   const out = new Map<string, Buffer>();
   for (const name of r.names) {
     const cache = cacheOf(stateDir, r, name);
-    const known = (() => {
-      try {
-        return readFileSync(`${cache}.sha256`, "utf8").trim();
-      } catch {
-        return undefined;
-      }
-    })();
+    const known = readIfExists(`${cache}.sha256`)?.trim();
     const hit = known && cached(cache, known);
     if (hit) {
       out.set(name, hit);

@@ -11,7 +11,6 @@
 import { HostError, KubehaError, MultiHostError } from "../core/errors.js";
 import { settleLimit } from "../core/parallel.js";
 import type { Member } from "../etcd/etcdctl.js";
-import type { PkiChange } from "../pki/generate.js";
 import type { Cluster, Host } from "../spec/defaults.js";
 import type { Role } from "../spec/schema.js";
 import type { Transport } from "../transport/transport.js";
@@ -154,8 +153,6 @@ export class DeployContext extends ClusterContext<DeployHost> {
   pkiDir: string;
   /** The scratch directory the PKI is prepared in, removed when the run ends. */
   scratchDir?: string;
-  /** What preparing the PKI changed (saved to the state directory once every check passed). */
-  pkiChanges: readonly PkiChange[] = [];
   readonly changes: Change[] = [];
   /** The etcd members as the running cluster lists them (undefined: no member runs yet). */
   liveMembers?: readonly Member[];

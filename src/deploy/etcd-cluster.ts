@@ -2,7 +2,7 @@
  * The etcd cluster as the deploy phases see it: new or running, healthy or
  * not, and how its live members compare with the spec's.
  */
-import { HostError } from "../core/errors.js";
+import { ExpectedExit, HostError } from "../core/errors.js";
 import { Unit } from "../core/host-paths.js";
 import { waitFor } from "../core/wait.js";
 import { allHealthy, type Member } from "../etcd/etcdctl.js";
@@ -39,28 +39,45 @@ export async function waitHealthy(
   }
 }
 
-/** The live members that are not in the spec (matched by name or peer URL). */
-export function strangers(live: readonly Member[], members: readonly DeployHost[]): Member[] {
-  return live.filter(
-    (m) => !members.some((h) => m.name === h.spec.name || m.peerUrls.includes(peerUrl(h.spec))),
-  );
-}
+/** Whether live member `m` is `host`'s (by name, or by peer URL for one added without a name yet). */
+const isMemberOf = (m: Member, host: DeployHost) =>
+  m.name === host.spec.name || m.peerUrls.includes(peerUrl(host.spec));
+
+/** The live members that are not in the spec. */
+export const strangers = (live: readonly Member[], members: readonly DeployHost[]): Member[] =>
+  live.filter((m) => !members.some((h) => isMemberOf(m, h)));
 
 /** The member `host` is in `live`, if any. */
 export const liveMemberOf = (live: readonly Member[], host: DeployHost) =>
-  live.find((m) => m.name === host.spec.name || m.peerUrls.includes(peerUrl(host.spec)));
+  live.find((m) => isMemberOf(m, host));
 
 /**
- * Why removing `leaving` one at a time from `live` would lose quorum, or
- * undefined when it keeps a quorum of voting members after each removal.
+ * Refuses to remove `leaving` from `live` without --allow-member-removal, and
+ * at all when removing them one at a time would leave fewer voting members
+ * than a quorum after any removal.
  */
-export function removalRisk(live: readonly Member[], leaving: readonly Member[]): string | undefined {
+export function refuseRemoval(live: readonly Member[], leaving: readonly Member[], allowed: boolean): void {
+  if (leaving.length === 0) return;
+  if (!allowed) {
+    const names = leaving.map((m) => m.name || m.id).join(", ");
+    throw new ExpectedExit(`etcd member${leaving.length > 1 ? "s" : ""} ${names} not in the spec`, {
+      code: "MEMBER_REMOVAL_REFUSED",
+      hint: "add the host back to the spec, or re-run with --allow-member-removal to remove it from the cluster",
+    });
+  }
   let voters = live.filter((m) => !m.isLearner);
   for (const member of leaving) {
     const after = voters.filter((m) => m.id !== member.id);
-    if (after.length < etcdQuorum(voters.length).quorum)
-      return `removing ${member.name || member.id} would leave ${after.length} voting members, below the quorum of ${etcdQuorum(voters.length).quorum}`;
+    const { quorum } = etcdQuorum(voters.length);
+    if (after.length < quorum) {
+      throw new ExpectedExit(
+        `removing ${member.name || member.id} would leave ${after.length} voting members, below the quorum of ${quorum}`,
+        {
+          code: "QUORUM_AT_RISK",
+          hint: "bring the missing members back first, or remove fewer members in one run",
+        },
+      );
+    }
     voters = after;
   }
-  return undefined;
 }

@@ -1,26 +1,13 @@
 /** File and service operations on a host, each one command over the transport. */
-import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { HostError } from "../core/errors.js";
+import { sha256 } from "../core/hash.js";
 import { DIGEST_DIR, PENDING_DIR } from "../core/host-paths.js";
 import { shq } from "../core/shell.js";
 import type { Transport } from "../transport/transport.js";
 
 /** What a file on a host is: its sha256 and mode, or absent. */
 export type RemoteFile = { readonly sha256: string; readonly mode: number } | null;
-
-/** The sha256 of local content, to compare with a RemoteFile. */
-export function sha256(content: string | Buffer): string {
-  if (typeof content === "string") return createHash("sha256").update(content).digest("hex");
-  // the same Buffer (the ~100 MB agent executable) goes to every host: hash it once
-  let hash = hashes.get(content);
-  if (!hash) {
-    hash = createHash("sha256").update(content).digest("hex");
-    hashes.set(content, hash);
-  }
-  return hash;
-}
-const hashes = new WeakMap<Buffer, string>();
 
 /** Runs `command` and returns stdout; a non-zero exit is a HostError naming the command and its stderr. */
 export async function must(t: Transport, command: string, stdin?: string | Buffer): Promise<string> {
@@ -45,8 +32,7 @@ const LARGE = 1 << 20;
 const compressed = new WeakMap<Buffer, Buffer>();
 
 /** Where the digest of the file at `path` is recorded. */
-const digestFile = (path: string) =>
-  `${DIGEST_DIR}/${createHash("sha256").update(path).digest("hex").slice(0, 32)}`;
+const digestFile = (path: string) => `${DIGEST_DIR}/${sha256(path).slice(0, 32)}`;
 
 /** The state of many files in one round trip; `verify` hashes every file, trusting no recorded digest. */
 export async function statFiles(

@@ -4,11 +4,13 @@
  * are written here too; members joining an existing cluster get theirs when
  * they join (phases/etcd-members.ts).
  */
+
+import { sha256 } from "../core/hash.js";
 import { ETCD_BOOTSTRAP_ENV, ETCD_CLUSTER_MARKER, ETCD_DATA_DIR, Unit } from "../core/host-paths.js";
 import type { DeployContext } from "../deploy/context.js";
 import { isNewCluster } from "../deploy/etcd-cluster.js";
 import { unitState } from "../deploy/facts.js";
-import { must, sha256, writeFile } from "../deploy/remote.js";
+import { must, writeFile } from "../deploy/remote.js";
 import type { Phase } from "../deploy/runner.js";
 import { peerUrl } from "../etcd/urls.js";
 import { clusterMarker } from "../pki/fingerprint.js";

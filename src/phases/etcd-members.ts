@@ -9,12 +9,12 @@
  * here against the list as it is now). A learner left behind by an
  * interrupted run is picked up, not added twice.
  */
-import { ExpectedExit, HostError } from "../core/errors.js";
+import { HostError } from "../core/errors.js";
 import { ETCD_BOOTSTRAP_ENV, Unit } from "../core/host-paths.js";
 import { shq } from "../core/shell.js";
 import { waitFor } from "../core/wait.js";
 import type { DeployContext, DeployHost } from "../deploy/context.js";
-import { etcdActive, liveMemberOf, removalRisk, strangers, waitHealthy } from "../deploy/etcd-cluster.js";
+import { etcdActive, liveMemberOf, refuseRemoval, strangers, waitHealthy } from "../deploy/etcd-cluster.js";
 import { clearPending, must, writeFile } from "../deploy/remote.js";
 import type { Phase } from "../deploy/runner.js";
 import { etcdctl, leaderEndpoint, type Member, memberList } from "../etcd/etcdctl.js";
@@ -39,17 +39,7 @@ export const EtcdMembers: Phase<DeployContext> = {
       });
 
     const leaving = strangers(live, members);
-    if (leaving.length > 0 && !ctx.options.allowMemberRemoval) {
-      throw new ExpectedExit(
-        `etcd members ${leaving.map((m) => m.name || m.id).join(", ")} not in the spec`,
-        {
-          code: "MEMBER_REMOVAL_REFUSED",
-          hint: "add the host back to the spec, or re-run with --allow-member-removal to remove it from the cluster",
-        },
-      );
-    }
-    const risk = removalRisk(live, leaving);
-    if (risk) throw new ExpectedExit(risk, { code: "QUORUM_AT_RISK" });
+    refuseRemoval(live, leaving, ctx.options.allowMemberRemoval);
     for (const stranger of leaving) {
       await ctx.change(via, `remove etcd member ${stranger.name || stranger.id}`, async () => {
         const r = await etcdctl(ctx.transport(via), `member remove ${stranger.id}`);

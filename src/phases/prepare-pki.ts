@@ -22,8 +22,7 @@ export const PreparePki: Phase<DeployContext> = {
     const state = pkiDirOf(ctx.stateDir);
     if (existsSync(state)) cpSync(state, join(scratch, "pki"), { recursive: true });
     ctx.pkiDir = join(scratch, "pki");
-    ctx.pkiChanges = await generatePki(ctx.cluster, ctx.pkiDir);
-    const n = ctx.pkiChanges.length;
+    const n = (await generatePki(ctx.cluster, ctx.pkiDir)).length;
     ctx.report.info(
       n === 0
         ? "state: every certificate fits the spec"

@@ -4,9 +4,11 @@
  * are recorded on the host before the file changes, so a run interrupted
  * between the write and the restart still restarts next time.
  */
+
+import { sha256 } from "../core/hash.js";
 import { SYSTEMD_UNIT_DIR } from "../core/host-paths.js";
 import type { DeployContext } from "../deploy/context.js";
-import { markPending, must, sha256, writeFile } from "../deploy/remote.js";
+import { markPending, must, writeFile } from "../deploy/remote.js";
 import type { Phase } from "../deploy/runner.js";
 
 export const UploadFiles: Phase<DeployContext> = {

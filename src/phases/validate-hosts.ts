@@ -7,10 +7,10 @@
  * without --allow-member-removal, and none whose removal would lose quorum.
  */
 import { dirname } from "node:path";
-import { ExpectedExit, HostError } from "../core/errors.js";
+import { HostError } from "../core/errors.js";
 import { ETCD_CLUSTER_MARKER, ETCD_DATA_DIR } from "../core/host-paths.js";
 import type { DeployContext, DeployHost } from "../deploy/context.js";
-import { removalRisk, strangers } from "../deploy/etcd-cluster.js";
+import { refuseRemoval, strangers } from "../deploy/etcd-cluster.js";
 import type { Phase } from "../deploy/runner.js";
 import { clusterMarker, statesWithMarker } from "../pki/fingerprint.js";
 import { isVipCandidate } from "../spec/vips.js";
@@ -74,22 +74,6 @@ export const ValidateHosts: Phase<DeployContext> = {
       ctx.report.host(host.spec.name, "ok");
     });
     const live = ctx.liveMembers;
-    if (!live) return;
-    const leaving = strangers(live, ctx.etcdMembers());
-    if (leaving.length === 0) return;
-    const names = leaving.map((m) => m.name || m.id).join(", ");
-    if (!ctx.options.allowMemberRemoval) {
-      throw new ExpectedExit(`etcd member${leaving.length > 1 ? "s" : ""} ${names} not in the spec`, {
-        code: "MEMBER_REMOVAL_REFUSED",
-        hint: "add the host back to the spec, or re-run with --allow-member-removal to remove it from the cluster",
-      });
-    }
-    const risk = removalRisk(live, leaving);
-    if (risk) {
-      throw new ExpectedExit(risk, {
-        code: "QUORUM_AT_RISK",
-        hint: "bring the missing members back first, or remove fewer members in one run",
-      });
-    }
+    if (live) refuseRemoval(live, strangers(live, ctx.etcdMembers()), ctx.options.allowMemberRemoval);
   },
 };

@@ -68,6 +68,7 @@ function singlePointsOfFailure(cluster: Cluster, caps: readonly Capability[]): S
 /** Builds the plan for a loaded spec; `whatIf` names hosts to consider lost. */
 export function buildPlan(loaded: LoadedSpec, whatIf?: readonly string[]): Plan {
   const { cluster } = loaded;
+  const named = unresolvedHosts(cluster);
   const caps = capabilitiesOf(cluster);
   const cap = (name: CapabilityName) => caps.find((c) => c.name === name) as Capability;
   const hosts = cluster.hosts;
@@ -106,9 +107,7 @@ export function buildPlan(loaded: LoadedSpec, whatIf?: readonly string[]): Plan 
     },
     singlePointsOfFailure: singlePointsOfFailure(cluster, caps),
     findings: loaded.warnings,
-    ...(unresolvedHosts(cluster).length > 0 && {
-      deferred: { hosts: unresolvedHosts(cluster).map((h) => h.name), checks: [...DEFERRED_CHECKS] },
-    }),
+    ...(named.length > 0 && { deferred: { hosts: named.map((h) => h.name), checks: [...DEFERRED_CHECKS] } }),
     ...(whatIfResult && { whatIf: whatIfResult }),
   };
 }

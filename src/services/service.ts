@@ -5,6 +5,7 @@
  * facts, starts, restarts and the port-clash check are loops over the
  * registry (registry.ts), so adding a component is one file plus one line.
  */
+import type { EtcdProgramFiles } from "../binaries/etcd.js";
 import type { Cluster, Host } from "../spec/defaults.js";
 
 /** One listening socket a host will have. */
@@ -33,7 +34,7 @@ export interface ServiceFile {
 /** Things built or fetched on the operator's machine that go to hosts. */
 export interface Artifacts {
   /** etcd and etcdctl when they do not come from the distribution's package. */
-  readonly etcd?: { readonly etcd: Buffer; readonly etcdctl: Buffer };
+  readonly etcd?: EtcdProgramFiles;
   /** The self-contained agent and stand-in executable. */
   readonly nodeBinary: Buffer;
 }
