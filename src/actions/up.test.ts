@@ -15,11 +15,16 @@ import { up } from "./up.js";
 const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
 const opts = { dryRun: false, concurrency: 4, allowMemberRemoval: false, specDir: "." };
 
-function cluster() {
+/** The spec object of cp1..cp3 (controlplane, etcd) and w1, no ingress, to mutate. */
+function smallSpec() {
   const spec = baseSpec();
-  spec.spec.hosts = spec.spec.hosts.slice(0, 4); // cp1..cp3 (etcd), w1
+  spec.spec.hosts = spec.spec.hosts.slice(0, 4);
   delete spec.spec.ingress;
-  return loadObject(spec).cluster;
+  return spec;
+}
+
+function cluster() {
+  return loadObject(smallSpec()).cluster;
 }
 
 /** Fake hosts whose etcd answers like a healthy new 3-member cluster once started. */
@@ -192,9 +197,7 @@ describe("kubeha up interrupted on scripted hosts", () => {
     const state = join(scratch("up-fake4"), "state");
     const f = fakes();
     await up(cluster(), state, opts, quiet, f.connect);
-    const spec = baseSpec();
-    spec.spec.hosts = spec.spec.hosts.slice(0, 4);
-    delete spec.spec.ingress;
+    const spec = smallSpec();
     spec.spec.etcd = { heartbeatMs: 100, electionMs: 1200 };
     const slower = loadObject(spec);
     // the run dies right after cp1's new etcd unit is written, before any restart
@@ -243,10 +246,8 @@ describe("kubeha up refusing a run", () => {
     const state = join(scratch("up-refuse"), "state");
     const f = fakes();
     await up(cluster(), state, opts, quiet, f.connect);
-    const spec = baseSpec();
-    spec.spec.hosts = spec.spec.hosts.slice(0, 4);
+    const spec = smallSpec();
     spec.spec.hosts[2].roles = ["controlplane"]; // cp3 leaves etcd
-    delete spec.spec.ingress;
     const before = { files: hostFiles(f.hosts), state: snapshot(state) };
     const logged = new Map([...f.hosts].map(([n, h]) => [n, h.log.length]));
     await assert.rejects(up(loadObject(spec).cluster, state, opts, quiet, f.connect), (err: unknown) => {
@@ -272,9 +273,7 @@ describe("kubeha up refusing a run", () => {
     const state = join(scratch("up-fail-restart"), "state");
     const f = fakes();
     await up(cluster(), state, opts, quiet, f.connect);
-    const spec = baseSpec();
-    spec.spec.hosts = spec.spec.hosts.slice(0, 4);
-    delete spec.spec.ingress;
+    const spec = smallSpec();
     spec.spec.etcd = { heartbeatMs: 100, electionMs: 1200 }; // every member's unit changes
     (f.hosts.get("cp2") as FakeHost).failOn(
       /^systemctl restart etcd$/,
@@ -342,9 +341,7 @@ describe("kubeha up with another cluster's state directory", () => {
 
 describe("kubeha up with hosts named by DNS", () => {
   const named = () => {
-    const spec = baseSpec();
-    spec.spec.hosts = spec.spec.hosts.slice(0, 4);
-    delete spec.spec.ingress;
+    const spec = smallSpec();
     spec.spec.hosts[1].address = "cp2.lab.example";
     spec.spec.hosts[3].address = "w1.lab.example";
     return loadObject(spec).cluster;
