@@ -294,7 +294,7 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
       assert.equal((await statFiles(t, [file])).get(file)?.sha256, sha256(bytes));
       // change a byte in place and put the modification time back: only --verify sees it
       await t.exec(
-        `m=$(stat -c %Y ${file}); printf 'X' | dd of=${file} bs=1 seek=9 conv=notrunc 2>/dev/null; touch -d @$m ${file}`,
+        `m=$(stat -c %.9Y ${file}); printf 'X' | dd of=${file} bs=1 seek=9 conv=notrunc 2>/dev/null; touch -d @$m ${file}`,
       );
       assert.equal(
         (await statFiles(t, [file])).get(file)?.sha256,

@@ -46,7 +46,7 @@ export async function statFiles(
   const trusted = opts.verify
     ? ""
     : `[ -f "$d" ] && read -r size mtime inode sum < "$d" && [ "$size $mtime $inode" = "$id" ] && h=$sum; `;
-  const script = `set -- ${pairs}; while [ $# -gt 0 ]; do p=$1; d=$2; shift 2; if [ -f "$p" ]; then id=$(stat -c '%s %Y %i' "$p"); h=; ${trusted}[ -n "$h" ] || h=$(sha256sum < "$p" | cut -d' ' -f1); printf '%s %s %s\\n' "$h" "$(stat -c %a "$p")" "$p"; else printf -- '- - %s\\n' "$p"; fi; done`;
+  const script = `set -- ${pairs}; while [ $# -gt 0 ]; do p=$1; d=$2; shift 2; if [ -f "$p" ]; then id=$(stat -c '%s %.9Y %i' "$p"); h=; ${trusted}[ -n "$h" ] || h=$(sha256sum < "$p" | cut -d' ' -f1); printf '%s %s %s\\n' "$h" "$(stat -c %a "$p")" "$p"; else printf -- '- - %s\\n' "$p"; fi; done`;
   for (const line of (await must(t, script)).split("\n")) {
     const [hash, mode, ...rest] = line.split(" ");
     const path = rest.join(" ");
@@ -72,7 +72,7 @@ export async function writeFile(
     body = compressed.get(content) ?? gzipSync(content, { level: 1 });
     compressed.set(content, body);
     receive = "gzip -dc";
-    record = `; mkdir -p -m 0700 ${DIGEST_DIR}; printf '%s %s\\n' "$(stat -c '%s %Y %i' ${shq(path)})" ${sha256(content)} > ${shq(digestFile(path))}`;
+    record = `; mkdir -p -m 0700 ${DIGEST_DIR}; printf '%s %s\\n' "$(stat -c '%s %.9Y %i' ${shq(path)})" ${sha256(content)} > ${shq(digestFile(path))}`;
   }
   const script = `set -e; mkdir -p -m 0700 "$(dirname ${shq(path)})"; umask 077; ${receive} > ${shq(tmp)}; chmod ${m} ${shq(tmp)}; mv -f ${shq(tmp)} ${shq(path)}${record}`;
   await must(t, script, body);
