@@ -14,6 +14,7 @@ import { packageRoot } from "./core/package-info.js";
 const FLOORS: Record<string, number> = {
   core: 0,
   spec: 1,
+  kubernetes: 1,
   transport: 2,
   pki: 2,
   import: 2,

@@ -1,8 +1,9 @@
 /** The deploy engine on scripted hosts: dry-run through the same path, idempotency, errors gathered per host. */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { CONTROL_PLANE_BINARIES } from "../binaries/kubernetes.js";
 import { report } from "../cli/run.js";
 import { ExpectedExit, HostError, MultiHostError, SpecError } from "../core/errors.js";
 import { AGENT_CONFIG, HostPki, pkiPath, Unit, unitPath } from "../core/host-paths.js";
@@ -15,11 +16,21 @@ import { up } from "./up.js";
 const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
 const opts = { dryRun: false, concurrency: 4, allowMemberRemoval: false, specDir: "." };
 
-/** The spec object of cp1..cp3 (controlplane, etcd) and w1, no ingress, to mutate. */
+/** A directory of Kubernetes "binaries": small scripts named like the release's, as `kubernetes.binaries.source: dir` reads them. */
+const releaseDir = (() => {
+  const dir = scratch("release");
+  for (const name of CONTROL_PLANE_BINARIES) {
+    writeFileSync(join(dir, name), `#!/bin/sh\necho ${name} v1.34.2\n`, { mode: 0o755 });
+  }
+  return dir;
+})();
+
+/** The spec object of cp1..cp3 (controlplane, etcd) and w1, no ingress, Kubernetes binaries from a directory, to mutate. */
 function smallSpec() {
   const spec = baseSpec();
   spec.spec.hosts = spec.spec.hosts.slice(0, 4);
   delete spec.spec.ingress;
+  spec.spec.kubernetes = { binaries: { source: "dir", path: releaseDir } };
   return spec;
 }
 
@@ -33,6 +44,7 @@ function fakes() {
     "a1, started, cp1, https://192.168.61.11:2380, https://192.168.61.11:2379, false\nb2, started, cp2, https://192.168.61.12:2380, https://192.168.61.12:2379, false\nc3, started, cp3, https://192.168.61.13:2380, https://192.168.61.13:2379, false\n";
   const script: Script = [
     [/^curl .*\/version$/, { stdout: '{"gitVersion":"v1.34.2-kubeha-standin","standin":true}' }],
+    [/^curl .*\/(readyz|healthz)'$/, {}],
     [/etcdctl .* endpoint health/, {}],
     [/etcdctl .* member list/, { stdout: members }],
     [

@@ -42,6 +42,10 @@ export const HostPki = {
   etcdPeer: pair("pki/etcd/peer"),
   etcdHealthcheckClient: pair("pki/etcd/healthcheck-client"),
   agentEtcdClient: pair("pki/kubeha-agent-etcd-client"),
+  controllerManagerServer: pair("pki/controller-manager-server"),
+  schedulerServer: pair("pki/scheduler-server"),
+  /** The key that encrypts Secrets in etcd (EncryptionConfiguration), 0600. */
+  encryptionConfig: "encryption-config.yaml",
   kubeconfig: (user: "kubelet" | "kube-proxy" | "controller-manager" | "scheduler") => `${user}.conf`,
 } as const;
 
@@ -52,8 +56,22 @@ export const pkiPath = kubernetesPath;
 export const Unit = {
   etcd: "etcd",
   agent: "kubeha-agent",
-  apiserverStandin: "kubeha-apiserver-standin",
+  apiserver: "kube-apiserver",
+  controllerManager: "kube-controller-manager",
+  scheduler: "kube-scheduler",
 } as const;
+
+/**
+ * Units and files earlier kubeha versions deployed and this one does not:
+ * `up` stops, disables and removes them (the lab's apiserver stand-in ran
+ * under a unit of its own before it took the real kube-apiserver unit).
+ */
+export const RETIRED = [
+  {
+    unit: "kubeha-apiserver-standin",
+    files: ["/etc/systemd/system/kubeha-apiserver-standin.service", "/etc/kubeha/apiserver-standin.json"],
+  },
+] as const;
 
 /** The unit file of `unit`. */
 export const unitPath = (unit: string) => `${SYSTEMD_UNIT_DIR}/${unit}.service`;
@@ -68,9 +86,15 @@ export const PACKAGED_ETCD = "/usr/bin/etcd";
 export const UPLOADED_ETCD = "/usr/local/bin/etcd";
 export const UPLOADED_ETCDCTL = "/usr/local/bin/etcdctl";
 
-/** The self-contained host executable (agent and apiserver stand-in) and their configs. */
+/** The self-contained host executable (the agent, and the lab's stand-ins) and the agent's config. */
 export const NODE_BINARY = "/usr/local/bin/kubeha-node";
 export const AGENT_CONFIG = `${KUBEHA_CONFIG_DIR}/agent.json`;
-export const STANDIN_CONFIG = `${KUBEHA_CONFIG_DIR}/apiserver-standin.json`;
+/** Where kubeha installs the Kubernetes binaries (or, in the lab, their stand-ins under the same names). */
+export const kubeBinary = (name: string) => `/usr/local/bin/${name}`;
+/** The control plane's own files under /etc/kubernetes. */
+export const AUDIT_POLICY = kubernetesPath("audit-policy.yaml");
+export const SCHEDULER_CONFIG = kubernetesPath("scheduler-config.yaml");
+/** The apiserver's audit log, rotated by the apiserver itself. */
+export const AUDIT_LOG = "/var/log/kubernetes/audit/audit.log";
 /** The agent's Prometheus metrics, on 127.0.0.1. */
 export const AGENT_METRICS_PORT = 9942;

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { generatePki } from "../pki/generate.js";
+import type { Cluster } from "../spec/defaults.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 
 export const ETCD_BIN = "/usr/bin/etcd";
@@ -99,13 +100,17 @@ export async function startEtcd(
  * One member "cp1" at loopback `ip`, with the certificates of a one-host
  * cluster generated under `dir`/pki (the host's own under hosts/cp1/pki).
  */
-export async function startOneMember(ip: string, dir: string): Promise<{ etcd: TestEtcd; pki: string }> {
+export async function startOneMember(
+  ip: string,
+  dir: string,
+): Promise<{ etcd: TestEtcd; pki: string; cluster: Cluster }> {
   const spec = baseSpec();
   spec.spec.network.hostCidr = "127.0.0.0/24";
   spec.spec.hosts = [{ name: "cp1", address: ip, roles: ["controlplane", "etcd"] }];
   spec.spec.controlPlane.endpoint.vip = "127.0.0.100";
   delete spec.spec.ingress;
   const pki = join(dir, "pki");
-  await generatePki(loadObject(spec).cluster, pki);
-  return { etcd: await startEtcd([{ name: "cp1", ip }], pki, join(dir, "etcd")), pki };
+  const { cluster } = loadObject(spec);
+  await generatePki(cluster, pki);
+  return { etcd: await startEtcd([{ name: "cp1", ip }], pki, join(dir, "etcd")), pki, cluster };
 }

@@ -27,7 +27,14 @@ describe("import rke", () => {
       }));
     assert.deepEqual(shape(loaded.cluster.hosts), shape(handWritten.hosts));
     assert.equal(loaded.cluster.network.hostCidr, "10.20.0.0/24");
-    assert.equal(loaded.cluster.kubernetes.version, "v1.28.15");
+    // RKE ran v1.28.15: kubeha deploys only versions whose flags it knows, and says so
+    assert.equal(loaded.cluster.kubernetes.version, "v1.34.2");
+    assert.ok(
+      warnings.some((w) =>
+        /kubernetes_version v1\.28\.15-rancher1-1 left out: kubeha deploys v1\.34/.test(w),
+      ),
+      warnings.join("\n"),
+    );
   });
 
   it("makes the ingress node_selector matches edge hosts", () => {

@@ -7,9 +7,11 @@
  * a warning; nothing is dropped silently. Secrets (inline ssh_key, registry
  * passwords) are never copied into the output or the warnings.
  */
+
 import { parse } from "yaml";
 import { z } from "zod";
 import { parseIp } from "../core/ip.js";
+import { isSupported, SUPPORTED_MINORS } from "../kubernetes/flags.js";
 import { dns1123Label, dns1123Subdomain, isDnsName } from "../spec/schema.js";
 
 /** The result of an import: the spec as an object and what could not be carried over. */
@@ -279,8 +281,13 @@ export function importRke(text: string): RkeImport {
       `network.hostCidr ${hostCidr} derived from the host addresses: check it is the hosts' L2 segment`,
     );
 
-  const version = rke.kubernetes_version?.match(/^v\d+\.\d+\.\d+/)?.[0];
-  if (rke.kubernetes_version && version !== rke.kubernetes_version) {
+  const upstream = rke.kubernetes_version?.match(/^v\d+\.\d+\.\d+/)?.[0];
+  const version = upstream && isSupported(upstream) ? upstream : undefined;
+  if (rke.kubernetes_version && upstream && !version) {
+    warnings.push(
+      `kubernetes_version ${rke.kubernetes_version} left out: kubeha deploys ${SUPPORTED_MINORS.map((m) => `v${m}`).join(", ")} (the versions whose flags it knows); upgrade the cluster one minor version at a time before kubeha takes over its control plane`,
+    );
+  } else if (rke.kubernetes_version && version !== rke.kubernetes_version) {
     warnings.push(
       `kubernetes_version ${rke.kubernetes_version} became ${version ?? "the default"}: kubeha runs upstream releases`,
     );

@@ -1,22 +1,28 @@
 /**
- * Running a host daemon until it is told to stop: the agent or the
- * apiserver stand-in, started from its config file, reloading on SIGHUP
- * (agent), stopping cleanly on SIGTERM or SIGINT. Shared by the operator CLI
- * (`kubeha agent`) and the self-contained host executable (`kubeha-node agent`).
+ * Running a host daemon until it is told to stop: the agent (from its
+ * config file, reloading on SIGHUP) or a lab stand-in (from the real
+ * component's command line), stopping cleanly on SIGTERM or SIGINT. Shared
+ * by the operator CLI (`kubeha agent`) and the self-contained host
+ * executable (`kubeha-node`).
  */
 
 import { logJson, startAgent } from "../agent/agent.js";
-import { startStandin } from "../standin/standin.js";
+import { startApiserverStandin } from "../standin/apiserver.js";
+import type { CommandLine } from "../standin/command-line.js";
+import { startComponentStandin } from "../standin/component.js";
 
-/** Runs daemon `kind` from `file`; resolves once it has stopped after a signal. */
-export async function runDaemon(kind: "agent" | "standin", file: string): Promise<void> {
+/** Runs the agent from `file`, or the stand-in of a command line; resolves once it has stopped after a signal. */
+export async function runDaemon(what: { agent: string } | { standin: CommandLine }): Promise<void> {
   let stop: () => Promise<void>;
-  if (kind === "agent") {
-    const agent = await startAgent(file);
+  if ("agent" in what) {
+    const agent = await startAgent(what.agent);
     process.on("SIGHUP", agent.reload);
     stop = agent.stop;
   } else {
-    stop = (await startStandin(file)).shutdown;
+    const cl = what.standin;
+    stop = (
+      cl.component === "kube-apiserver" ? await startApiserverStandin(cl) : await startComponentStandin(cl)
+    ).shutdown;
   }
   await new Promise<void>((resolve) => {
     const bye = (signal: string) => {

@@ -4,7 +4,7 @@
  * the running cluster lists them, so that membership refusals come before
  * any change.
  */
-import { ETCD_BOOTSTRAP_ENV } from "../core/host-paths.js";
+import { ETCD_BOOTSTRAP_ENV, RETIRED } from "../core/host-paths.js";
 import type { DeployContext } from "../deploy/context.js";
 import { etcdActive } from "../deploy/etcd-cluster.js";
 import { gatherFacts } from "../deploy/facts.js";
@@ -15,7 +15,7 @@ import { deployedUnits } from "../services/registry.js";
 export const GatherFacts: Phase<DeployContext> = {
   title: "Gather facts",
   async run(ctx) {
-    const units = deployedUnits(ctx.cluster);
+    const units = [...deployedUnits(ctx.cluster), ...RETIRED.map((r) => r.unit)];
     await ctx.onHosts(ctx.hosts, async (host) => {
       const paths = [...(host.desired ?? []).map((f) => f.path), ETCD_BOOTSTRAP_ENV];
       host.facts = await gatherFacts(ctx.transport(host), units, paths, {

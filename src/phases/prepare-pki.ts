@@ -8,6 +8,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { etcdPrograms } from "../binaries/etcd.js";
+import { CONTROL_PLANE_BINARIES, kubernetesBinaries } from "../binaries/kubernetes.js";
 import { pkiDirOf } from "../core/state-dir.js";
 import type { DeployContext } from "../deploy/context.js";
 import { desiredFiles, readNodeBinary } from "../deploy/desired.js";
@@ -33,7 +34,23 @@ export const PreparePki: Phase<DeployContext> = {
       stateDir: ctx.stateDir,
     });
     if (programs) ctx.report.info(`etcd binaries from ${ctx.cluster.etcd.binaries.source}: ready to upload`);
-    const artifacts = { ...(programs && { etcd: programs }), nodeBinary: readNodeBinary() };
+    const k = ctx.cluster.kubernetes;
+    let kubernetes: Map<string, Buffer> | undefined;
+    if (k.binaries.source !== "standin") {
+      kubernetes = await kubernetesBinaries(
+        k.binaries,
+        { version: k.version, arch: k.binaries.arch, names: CONTROL_PLANE_BINARIES },
+        { specDir: ctx.options.specDir, stateDir: ctx.stateDir },
+      );
+      ctx.report.info(
+        `Kubernetes ${k.version} (linux/${k.binaries.arch}) from ${k.binaries.source}: ${[...kubernetes.keys()].join(", ")} checked`,
+      );
+    }
+    const artifacts = {
+      ...(programs && { etcd: programs }),
+      ...(kubernetes && { kubernetes }),
+      nodeBinary: readNodeBinary(),
+    };
     for (const host of ctx.hosts) host.desired = desiredFiles(ctx.cluster, host.spec, ctx.pkiDir, artifacts);
   },
   cleanup(ctx) {

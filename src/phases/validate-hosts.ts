@@ -4,7 +4,8 @@
  * tools the VIP manager runs on VIP candidates; no etcd data of another
  * cluster where a member should run (kubeha never wipes it, and the likely
  * cause is the wrong state directory); no etcd member dropped from the spec
- * without --allow-member-removal, and none whose removal would lose quorum.
+ * without --allow-member-removal, and none whose removal would lose quorum;
+ * Kubernetes binaries of the controlplane hosts' architecture.
  */
 import { dirname } from "node:path";
 import { HostError } from "../core/errors.js";
@@ -14,6 +15,9 @@ import { refuseRemoval, strangers } from "../deploy/etcd-cluster.js";
 import type { Phase } from "../deploy/runner.js";
 import { clusterMarker, statesWithMarker } from "../pki/fingerprint.js";
 import { isVipCandidate } from "../spec/vips.js";
+
+/** `uname -m` to the release's architecture names. */
+const UNAME_ARCH: Record<string, string> = { x86_64: "amd64", aarch64: "arm64" };
 
 /** The refusal for a member host whose etcd data belongs to another cluster, with where its state probably is. */
 function foreignData(ctx: DeployContext, host: DeployHost, ours: string): HostError {
@@ -66,6 +70,22 @@ export const ValidateHosts: Phase<DeployContext> = {
           `a VIP candidate needs ip (iproute2), arping from iputils and stdbuf (coreutils); missing: ${f.missingVipPackages.join(", ")}`,
           {
             hint: `on ${host.spec.name}: apt-get install -y ${f.missingVipPackages.join(" ")}, then run again`,
+          },
+        );
+      }
+      const binaries = ctx.cluster.kubernetes.binaries;
+      const arch = UNAME_ARCH[f.arch] ?? f.arch;
+      if (
+        binaries.source !== "standin" &&
+        host.spec.roles.includes("controlplane") &&
+        arch !== binaries.arch
+      ) {
+        throw new HostError(
+          host.spec.name,
+          ctx.phase,
+          `the host is ${f.arch} (${arch}) and kubernetes.binaries are for ${binaries.arch}`,
+          {
+            hint: `set kubernetes.binaries.arch: ${arch} (every controlplane host must share one architecture)`,
           },
         );
       }

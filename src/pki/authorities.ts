@@ -8,8 +8,8 @@ import { ExpectedExit } from "../core/errors.js";
 import { readIfExists } from "../core/files.js";
 import type { Cluster } from "../spec/defaults.js";
 import { issueCa, parseCert, type Signer, signerFromPem } from "./certificate.js";
-import { CAS, type CaId, CERT_MODE, KEY_MODE, SA_KEY, SA_PUB } from "./inventory.js";
-import { generateServiceAccountKey, loadKeyPair, publicKeyDer } from "./keys.js";
+import { CAS, type CaId, CERT_MODE, ENCRYPTION_CONFIG, KEY_MODE, SA_KEY, SA_PUB } from "./inventory.js";
+import { generateEncryptionConfig, generateServiceAccountKey, loadKeyPair, publicKeyDer } from "./keys.js";
 
 /** A file the caller should write: path under pki/, content, mode. */
 export interface PendingFile {
@@ -89,6 +89,19 @@ export async function ensureAuthorities(
     throw new ExpectedExit(`pki/${saKey === undefined ? SA_KEY : SA_PUB} is missing while its pair exists`, {
       code: "SA_INCOMPLETE",
       hint: "restore it from a backup of the state directory, or replace it with `kubeha certs rotate --ca`",
+    });
+  }
+  if (readIfExists(join(pkiDir, ENCRYPTION_CONFIG)) === undefined) {
+    if (!create) {
+      throw new ExpectedExit(`pki/${ENCRYPTION_CONFIG} does not exist`, {
+        hint: "run `kubeha pki generate` first; if the cluster already stores Secrets, restore the file from a backup of the state directory",
+      });
+    }
+    pending.push({
+      path: ENCRYPTION_CONFIG,
+      content: generateEncryptionConfig(),
+      mode: KEY_MODE,
+      reason: "new key for Secrets at rest",
     });
   }
   return { cas, pending };

@@ -16,6 +16,7 @@ import {
   CAS,
   type CaId,
   CERT_MODE,
+  ENCRYPTION_CONFIG,
   type Inventory,
   inventoryOf,
   KEY_MODE,
@@ -67,6 +68,7 @@ function expectedModes(inv: Inventory): Map<string, number> {
   }
   modes.set(SA_KEY, KEY_MODE);
   modes.set(SA_PUB, CERT_MODE);
+  modes.set(ENCRYPTION_CONFIG, KEY_MODE);
   for (const leaf of inv.leaves) {
     const t = leaf.target;
     if (t.kind === "pem") {

@@ -25,6 +25,8 @@ export const CAS: Readonly<
 /** The service-account signing key pair. */
 export const SA_KEY = "sa.key";
 export const SA_PUB = "sa.pub";
+/** The apiserver's encryption of Secrets at rest: its key (pki/keys.ts generateEncryptionConfig). */
+export const ENCRYPTION_CONFIG = "encryption-config.yaml";
 /** The operator's kubeconfig, cluster-admin. */
 export const ADMIN_CONF = "admin.conf";
 /** Keys, and kubeconfigs (they embed a client key), are 0600 like any key (CIS 1.1.x); certificates 0644. */
@@ -178,6 +180,7 @@ export function inventoryOf(cluster: Cluster): Inventory {
       copy(CAS["etcd-ca"].cert, HostPki.etcdCa.cert);
       copy(SA_KEY, HostPki.saKey, KEY_MODE);
       copy(SA_PUB, HostPki.saPub);
+      copy(ENCRYPTION_CONFIG, HostPki.encryptionConfig, KEY_MODE);
       add(
         "apiserver",
         "ca",
@@ -199,6 +202,18 @@ export function inventoryOf(cluster: Cluster): Inventory {
       add("front-proxy-client", "front-proxy-ca", client("front-proxy-client"), HostPki.frontProxyClient);
       kubeconfig("controller-manager", client("system:kube-controller-manager"), local);
       kubeconfig("scheduler", client("system:kube-scheduler"), local);
+      const serving = (cn: string): LeafRequest => ({
+        subject: { cn, o: [] },
+        names: altNames([host.name, "localhost", "127.0.0.1"]),
+        usages: ["server"],
+      });
+      add(
+        "controller-manager-server",
+        "ca",
+        serving("kube-controller-manager"),
+        HostPki.controllerManagerServer,
+      );
+      add("scheduler-server", "ca", serving("kube-scheduler"), HostPki.schedulerServer);
     }
     if (has("etcd")) {
       if (!has("controlplane")) copy(CAS["etcd-ca"].cert, HostPki.etcdCa.cert);

@@ -2,7 +2,7 @@
  * Key pairs for certificates, made with Node's WebCrypto and stored as PKCS#8
  * PEM (accepted by Kubernetes, etcd and OpenSSL alike).
  */
-import { createPrivateKey, createPublicKey, webcrypto } from "node:crypto";
+import { createPrivateKey, createPublicKey, randomBytes, webcrypto } from "node:crypto";
 import type { KeyAlgorithm } from "../spec/defaults.js";
 
 const subtle = webcrypto.subtle;
@@ -77,4 +77,29 @@ export async function generateServiceAccountKey(kind: KeyAlgorithm): Promise<{ k
   const pair = await generateKeyPair(kind);
   const pub = toPem("PUBLIC KEY", await subtle.exportKey("spki", pair.keys.publicKey));
   return { key: pair.pem, pub };
+}
+
+/**
+ * The apiserver's encryption of Secrets at rest (EncryptionConfiguration):
+ * secretbox (XSalsa20-Poly1305) with a new random 32-byte key, identity
+ * after it so Secrets written before encryption stay readable. The file is
+ * the key: kept with the PKI, never replaced by kubeha, 0600 everywhere.
+ */
+export function generateEncryptionConfig(now = new Date()): string {
+  const secret = randomBytes(32).toString("base64");
+  const name = `key-${now.toISOString().slice(0, 10).replaceAll("-", "")}`;
+  return `# Written by kubeha: the key that encrypts Secrets in etcd. Losing it loses every Secret;
+# back it up with the rest of the state directory's pki/.
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+  - resources:
+      - secrets
+    providers:
+      - secretbox:
+          keys:
+            - name: ${name}
+              secret: ${secret}
+      - identity: {}
+`;
 }

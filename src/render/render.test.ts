@@ -5,8 +5,16 @@ import { peerUrl } from "../etcd/urls.js";
 import type { Host } from "../spec/defaults.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import { renderAgentConfig, renderAgentUnit } from "./agent.js";
+import {
+  apiserverFlags,
+  controllerManagerFlags,
+  renderAuditPolicy,
+  renderComponentUnit,
+  renderSchedulerConfig,
+  schedulerFlags,
+} from "./control-plane.js";
 import { renderBootstrapEnv, renderEtcdUnit } from "./etcd-unit.js";
-import { renderStandinConfig, renderStandinUnit } from "./standin.js";
+import { renderStandinWrapper } from "./standin.js";
 
 const spec = baseSpec();
 spec.spec.kubernetes = { binaries: { source: "standin" } };
@@ -32,8 +40,18 @@ describe("renderers", () => {
     snap("w1.kubeha-agent.service", renderAgentUnit(cluster, host("w1")));
   });
 
-  it("apiserver stand-in: config and unit", () => {
-    snap("cp2.apiserver-standin.json", json(renderStandinConfig(cluster, host("cp2"))));
-    snap("cp2.kubeha-apiserver-standin.service", renderStandinUnit(host("cp2")));
+  it("control plane: the units of a controlplane host, its files, and a stand-in's wrapper", () => {
+    snap(
+      "cp2.kube-apiserver.service",
+      renderComponentUnit(cluster, "kube-apiserver", apiserverFlags(cluster, host("cp2"))),
+    );
+    snap(
+      "kube-controller-manager.service",
+      renderComponentUnit(cluster, "kube-controller-manager", controllerManagerFlags(cluster)),
+    );
+    snap("kube-scheduler.service", renderComponentUnit(cluster, "kube-scheduler", schedulerFlags(cluster)));
+    snap("scheduler-config.yaml", renderSchedulerConfig());
+    snap("audit-policy.yaml", renderAuditPolicy());
+    snap("kube-apiserver.standin", renderStandinWrapper(cluster, "kube-apiserver"));
   });
 });

@@ -25,17 +25,8 @@ function planned(
   };
 }
 
-const controlplanes = (cluster: Cluster) => new HostList(cluster.hosts).controlplanes();
 const everyHost = (cluster: Cluster) => cluster.hosts;
 const WILDCARD = "0.0.0.0";
-
-export const controllerManager = planned("controller-manager", controlplanes, () => [
-  { address: "127.0.0.1", port: 10257, owner: "kube-controller-manager" },
-]);
-
-export const scheduler = planned("scheduler", controlplanes, () => [
-  { address: "127.0.0.1", port: 10259, owner: "kube-scheduler" },
-]);
 
 export const kubelet = planned("kubelet", everyHost, () => [
   { address: WILDCARD, port: 10250, owner: "kubelet" },

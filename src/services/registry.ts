@@ -5,9 +5,9 @@
  */
 import type { Cluster, Host } from "../spec/defaults.js";
 import { agent } from "./agent.js";
-import { apiserver } from "./apiserver.js";
+import { apiserver, controllerManager, scheduler } from "./control-plane.js";
 import { etcd } from "./etcd.js";
-import { controllerManager, ingressController, kubelet, kubeProxy, scheduler } from "./planned.js";
+import { ingressController, kubelet, kubeProxy } from "./planned.js";
 import type { HostService } from "./service.js";
 
 export const SERVICES: readonly HostService[] = [

@@ -37,6 +37,8 @@ export interface Artifacts {
   readonly etcd?: EtcdProgramFiles;
   /** The self-contained agent and stand-in executable. */
   readonly nodeBinary: Buffer;
+  /** The Kubernetes release binaries by name, when they do not come from the lab's stand-ins. */
+  readonly kubernetes?: ReadonlyMap<string, Buffer>;
 }
 
 /**
@@ -64,6 +66,8 @@ export interface HostService {
   /** A command that exits 0 on `host` once the service is ready. */
   readiness(cluster: Cluster, host: Host): string;
   readonly rollout: Rollout;
+  /** A rolling service: how long after it is ready again before the next host changes (load balancers notice it). */
+  readonly settleMs?: number;
 }
 
 /** The service action a file change owes: `agent` (restart) or `agent-reload`. */

@@ -61,12 +61,17 @@ export type Endpoint =
       readonly dnsNames: readonly string[];
     };
 
+/** Where the Kubernetes binaries come from: the release server (or a mirror), a directory or tarball, or the lab's stand-ins. */
 export type Binaries =
-  | { readonly source: "download" }
-  | { readonly source: "dir"; readonly path: string }
-  | {
-      readonly source: "standin";
-    };
+  | { readonly source: "download"; readonly mirror?: string; readonly arch: Arch }
+  | { readonly source: "dir"; readonly path: string; readonly arch: Arch }
+  | { readonly source: "standin" };
+export type Arch = "amd64" | "arm64";
+
+/** A control-plane component's flags over kubeha's. */
+export interface ComponentSettings {
+  readonly extraArgs: Readonly<Record<string, string>>;
+}
 
 /** Where etcd comes from: the distribution's package, a local directory or tarball, or a checked download. */
 export type EtcdBinaries =
@@ -96,7 +101,13 @@ export interface Cluster {
   };
   /** Absent when the spec has no ingress section. */
   readonly ingress?: { readonly vip?: string; readonly ports: readonly number[] };
-  readonly kubernetes: { readonly version: string; readonly binaries: Binaries };
+  readonly kubernetes: {
+    readonly version: string;
+    readonly binaries: Binaries;
+    readonly apiserver: ComponentSettings;
+    readonly controllerManager: ComponentSettings;
+    readonly scheduler: ComponentSettings;
+  };
   readonly pki: {
     readonly keyAlgorithm: KeyAlgorithm;
     readonly caValidityDays: number;
@@ -180,8 +191,16 @@ export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly numb
     }),
     kubernetes: {
       version: s.kubernetes?.version ?? DEFAULTS.kubernetesVersion,
-      binaries: s.kubernetes?.binaries ?? { source: "download" },
+      binaries: binariesWithDefaults(s.kubernetes?.binaries),
+      apiserver: { extraArgs: s.kubernetes?.apiserver?.extraArgs ?? {} },
+      controllerManager: { extraArgs: s.kubernetes?.controllerManager?.extraArgs ?? {} },
+      scheduler: { extraArgs: s.kubernetes?.scheduler?.extraArgs ?? {} },
     },
     pki: { ...DEFAULTS.pki, ...s.pki },
   };
+}
+
+function binariesWithDefaults(b: NonNullable<ClusterSpecInput["spec"]["kubernetes"]>["binaries"]): Binaries {
+  if (!b) return { source: "download", arch: "amd64" };
+  return b.source === "standin" ? b : { ...b, arch: b.arch ?? "amd64" };
 }

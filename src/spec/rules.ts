@@ -7,7 +7,9 @@
  * every problem. Checks that need a host's IP address skip hosts named by DNS
  * until `kubeha up` has resolved them (deferredChecks says which).
  */
+
 import { type Cidr, cidrContains, cidrsOverlap, type Ip, parseCidr, parseIp, sameIp } from "../core/ip.js";
+import { type Component, flagProblem, isSupported, SUPPORTED_MINORS } from "../kubernetes/flags.js";
 import type { Cluster, Host } from "./defaults.js";
 import { HostList } from "./host-list.js";
 import { etcdQuorum } from "./quorum.js";
@@ -255,6 +257,35 @@ const pkiLifetimes: Rule = {
   },
 };
 
+const KUBERNETES = ["spec", "kubernetes"];
+const COMPONENTS: readonly ["apiserver" | "controllerManager" | "scheduler", Component][] = [
+  ["apiserver", "kube-apiserver"],
+  ["controllerManager", "kube-controller-manager"],
+  ["scheduler", "kube-scheduler"],
+];
+
+/** A version kubeha has reference data for, and extra flags that version accepts and has not deprecated. */
+const kubernetesFlags: Rule = {
+  reads: [KUBERNETES],
+  check(cluster) {
+    const { version } = cluster.kubernetes;
+    if (!isSupported(version)) {
+      return [
+        error(
+          [...KUBERNETES, "version"],
+          `kubeha has no reference data for Kubernetes ${version} (the flags it accepts); supported: ${SUPPORTED_MINORS.map((m) => `v${m}.x`).join(", ")}`,
+        ),
+      ];
+    }
+    return COMPONENTS.flatMap(([key, component]) =>
+      Object.entries(cluster.kubernetes[key].extraArgs).flatMap(([name, value]) => {
+        const problem = flagProblem(component, version, name, value);
+        return problem ? [error([...KUBERNETES, key, "extraArgs", name], problem)] : [];
+      }),
+    );
+  },
+};
+
 /** The spec's own rules; checks that need to know the services (ports) are added by plan/load.ts. */
 export const SPEC_RULES: readonly Rule[] = [
   uniqueHostFields,
@@ -265,6 +296,7 @@ export const SPEC_RULES: readonly Rule[] = [
   etcdTimings,
   vipLease,
   pkiLifetimes,
+  kubernetesFlags,
 ];
 
 /** Whether one path lies inside the other (or they are the same). */

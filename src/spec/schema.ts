@@ -143,6 +143,26 @@ const ExternalEndpoint = z.strictObject({
   dnsNames: z.array(dnsName).optional().describe("Extra DNS names for the apiserver certificate"),
 });
 
+const arch = z
+  .enum(["amd64", "arm64"], { error: 'must be "amd64" or "arm64"' })
+  .optional()
+  .describe("The hosts' architecture (default amd64)");
+
+/** A control-plane component's settings: extra flags over kubeha's (checked against the version's flag list). */
+const component = (name: string) =>
+  z
+    .strictObject({
+      extraArgs: z
+        .record(
+          z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, { error: "a flag name without dashes in front" }),
+          z.string(),
+        )
+        .optional()
+        .describe(`Flags of ${name} over kubeha's: a name replaces kubeha's value, a new name is added`),
+    })
+    .optional()
+    .describe(`${name} settings`);
+
 /** The whole cluster spec as a user writes it. */
 export const ClusterSpecSchema = z
   .strictObject({
@@ -270,8 +290,25 @@ export const ClusterSpecSchema = z
             .discriminatedUnion(
               "source",
               [
-                z.strictObject({ source: z.literal("download") }),
-                z.strictObject({ source: z.literal("dir"), path: z.string().min(1) }),
+                z.strictObject({
+                  source: z.literal("download"),
+                  mirror: z
+                    .string()
+                    .regex(/^https?:\/\//, { error: "must be an http(s) URL" })
+                    .optional()
+                    .describe(
+                      "Base URL of an internal mirror with the release server's layout (default https://dl.k8s.io/release)",
+                    ),
+                  arch,
+                }),
+                z.strictObject({
+                  source: z.literal("dir"),
+                  path: z
+                    .string()
+                    .min(1)
+                    .describe("A directory of the binaries, or kubernetes-server-linux-ARCH.tar.gz"),
+                  arch,
+                }),
                 z.strictObject({ source: z.literal("standin") }),
               ],
               {
@@ -281,8 +318,12 @@ export const ClusterSpecSchema = z
             )
             .optional()
             .describe("Where the control-plane binaries come from (default download)"),
+          apiserver: component("kube-apiserver"),
+          controllerManager: component("kube-controller-manager"),
+          scheduler: component("kube-scheduler"),
         })
-        .optional(),
+        .optional()
+        .describe("The Kubernetes release and its control plane"),
     }),
   })
   .describe("A kubeha cluster: hosts, roles, endpoints and HA settings");

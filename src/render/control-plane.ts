@@ -1,0 +1,250 @@
+/**
+ * The control plane of a controlplane host as systemd units: kube-apiserver,
+ * kube-controller-manager and kube-scheduler with the flags kubeadm v1.34
+ * renders for an HA cluster with external etcd
+ * (reference/kubernetes-v1.34/kubeadm-flags.md), and what HA and hardening
+ * add to them. Every difference from kubeadm is listed with its reason in
+ * KUBEADM_DIFFERENCES, which the parity test and the README's table read.
+ *
+ * The same units run the real binaries and the lab's stand-ins (installed
+ * under the real names), so a wrong path, flag or certificate breaks the lab
+ * as it would break a real cluster.
+ */
+import {
+  AUDIT_LOG,
+  AUDIT_POLICY,
+  HostPki,
+  kubeBinary,
+  kubernetesPath,
+  pkiPath,
+  SCHEDULER_CONFIG,
+} from "../core/host-paths.js";
+import { clientUrlsFor } from "../etcd/urls.js";
+import { type Component, type Flag, toArgs } from "../kubernetes/flags.js";
+import { type Cluster, type Host, hostIp } from "../spec/defaults.js";
+import { HostList } from "../spec/host-list.js";
+import { LB_DETECTION_MS } from "./agent.js";
+
+/** The secure ports of the controller manager and the scheduler (their defaults), on 127.0.0.1. */
+export const CONTROLLER_MANAGER_PORT = 10257;
+export const SCHEDULER_PORT = 10259;
+
+/**
+ * How long a stopping apiserver keeps serving with /readyz failing: longer
+ * than kubeha's load balancers take to notice (LB_DETECTION_MS), plus a
+ * second. Behind your own load balancer kubeha cannot know its checks, so
+ * 15 s: HAProxy's `inter 2s fall 3` and most cloud defaults fit.
+ */
+export function shutdownDelaySeconds(cluster: Cluster): number {
+  return cluster.controlPlane.endpoint.mode === "vip" ? Math.ceil((LB_DETECTION_MS + 1000) / 1000) : 15;
+}
+/** What the unit gives a stopping apiserver after its shutdown delay to finish requests and watches. */
+const DRAIN_SECONDS = 60;
+
+const ca = pkiPath(HostPki.ca.cert);
+const kubeconfigPath = (user: "controller-manager" | "scheduler") => kubernetesPath(HostPki.kubeconfig(user));
+
+/** kubeadm's flags and kubeha's over them, then the spec's extraArgs (same name replaces), sorted like kubeadm's. */
+function withExtra(flags: readonly Flag[], extra: Readonly<Record<string, string>>): Flag[] {
+  const byName = new Map(flags);
+  for (const [name, value] of Object.entries(extra)) byName.set(name, value);
+  return [...byName].sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** The flags of kube-apiserver on controlplane `host`. */
+export function apiserverFlags(cluster: Cluster, host: Host): Flag[] {
+  const members = new HostList(cluster.hosts).etcdMembers();
+  return withExtra(
+    [
+      ["advertise-address", hostIp(host)],
+      ["allow-privileged", "true"],
+      ["audit-log-maxage", "30"],
+      ["audit-log-maxbackup", "10"],
+      ["audit-log-maxsize", "100"],
+      ["audit-log-path", AUDIT_LOG],
+      ["audit-policy-file", AUDIT_POLICY],
+      ["authorization-mode", "Node,RBAC"],
+      ["bind-address", hostIp(host)],
+      ["client-ca-file", ca],
+      ["enable-admission-plugins", "NodeRestriction"],
+      ["encryption-provider-config", kubernetesPath(HostPki.encryptionConfig)],
+      ["endpoint-reconciler-type", "lease"],
+      ["etcd-cafile", pkiPath(HostPki.etcdCa.cert)],
+      ["etcd-certfile", pkiPath(HostPki.apiserverEtcdClient.cert)],
+      ["etcd-keyfile", pkiPath(HostPki.apiserverEtcdClient.key)],
+      ["etcd-servers", clientUrlsFor(members, host).join(",")],
+      ["kubelet-client-certificate", pkiPath(HostPki.apiserverKubeletClient.cert)],
+      ["kubelet-client-key", pkiPath(HostPki.apiserverKubeletClient.key)],
+      ["kubelet-preferred-address-types", "InternalIP,ExternalIP,Hostname"],
+      ["profiling", "false"],
+      ["proxy-client-cert-file", pkiPath(HostPki.frontProxyClient.cert)],
+      ["proxy-client-key-file", pkiPath(HostPki.frontProxyClient.key)],
+      ["requestheader-allowed-names", "front-proxy-client"],
+      ["requestheader-client-ca-file", pkiPath(HostPki.frontProxyCa.cert)],
+      ["requestheader-extra-headers-prefix", "X-Remote-Extra-"],
+      ["requestheader-group-headers", "X-Remote-Group"],
+      ["requestheader-username-headers", "X-Remote-User"],
+      ["secure-port", String(cluster.controlPlane.apiserverPort)],
+      ["service-account-issuer", "https://kubernetes.default.svc.cluster.local"],
+      ["service-account-key-file", pkiPath(HostPki.saPub)],
+      ["service-account-signing-key-file", pkiPath(HostPki.saKey)],
+      ["service-cluster-ip-range", cluster.network.serviceCidr],
+      ["shutdown-delay-duration", `${shutdownDelaySeconds(cluster)}s`],
+      ["tls-cert-file", pkiPath(HostPki.apiserver.cert)],
+      ["tls-min-version", "VersionTLS12"],
+      ["tls-private-key-file", pkiPath(HostPki.apiserver.key)],
+    ],
+    cluster.kubernetes.apiserver.extraArgs,
+  );
+}
+
+/** The flags of kube-controller-manager. */
+export function controllerManagerFlags(cluster: Cluster): Flag[] {
+  const conf = kubeconfigPath("controller-manager");
+  return withExtra(
+    [
+      ["allocate-node-cidrs", "true"],
+      ["authentication-kubeconfig", conf],
+      ["authorization-kubeconfig", conf],
+      ["bind-address", "127.0.0.1"],
+      ["client-ca-file", ca],
+      ["cluster-cidr", cluster.network.podCidr],
+      ["cluster-name", cluster.name],
+      ["cluster-signing-cert-file", ca],
+      ["cluster-signing-key-file", pkiPath(HostPki.ca.key)],
+      ["kubeconfig", conf],
+      ["leader-elect", "true"],
+      ["profiling", "false"],
+      ["requestheader-client-ca-file", pkiPath(HostPki.frontProxyCa.cert)],
+      ["root-ca-file", ca],
+      ["secure-port", String(CONTROLLER_MANAGER_PORT)],
+      ["service-account-private-key-file", pkiPath(HostPki.saKey)],
+      ["service-cluster-ip-range", cluster.network.serviceCidr],
+      ["tls-cert-file", pkiPath(HostPki.controllerManagerServer.cert)],
+      ["tls-min-version", "VersionTLS12"],
+      ["tls-private-key-file", pkiPath(HostPki.controllerManagerServer.key)],
+      ["use-service-account-credentials", "true"],
+    ],
+    cluster.kubernetes.controllerManager.extraArgs,
+  );
+}
+
+/** The flags of kube-scheduler: its kubeconfig, leader election and profiling go in its config file (the flags are deprecated). */
+export function schedulerFlags(cluster: Cluster): Flag[] {
+  const conf = kubeconfigPath("scheduler");
+  return withExtra(
+    [
+      ["authentication-kubeconfig", conf],
+      ["authorization-kubeconfig", conf],
+      ["bind-address", "127.0.0.1"],
+      ["config", SCHEDULER_CONFIG],
+      ["secure-port", String(SCHEDULER_PORT)],
+      ["tls-cert-file", pkiPath(HostPki.schedulerServer.cert)],
+      ["tls-min-version", "VersionTLS12"],
+      ["tls-private-key-file", pkiPath(HostPki.schedulerServer.key)],
+    ],
+    cluster.kubernetes.scheduler.extraArgs,
+  );
+}
+
+/** The scheduler's KubeSchedulerConfiguration. */
+export function renderSchedulerConfig(): string {
+  return `# Written by kubeha; changes are overwritten by \`kubeha up\`.
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: ${kubeconfigPath("scheduler")}
+leaderElection:
+  leaderElect: true
+enableProfiling: false
+enableContentionProfiling: false
+`;
+}
+
+/**
+ * The audit policy: nothing for health probes and the noisiest read-only
+ * system traffic, metadata only for Secrets, ConfigMaps and token reviews
+ * (their bodies are secrets), request bodies for other changes, metadata for
+ * the rest. Logged to AUDIT_LOG, rotated at 100 MB, 10 files, 30 days.
+ */
+export function renderAuditPolicy(): string {
+  return `# Written by kubeha; changes are overwritten by \`kubeha up\`.
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages:
+  - RequestReceived
+rules:
+  - level: None
+    nonResourceURLs: ["/healthz*", "/livez*", "/readyz*", "/version"]
+  - level: None
+    users: ["system:kube-proxy"]
+    verbs: ["watch"]
+    resources:
+      - group: ""
+        resources: ["endpoints", "services", "services/status"]
+  - level: None
+    userGroups: ["system:nodes"]
+    verbs: ["get"]
+    resources:
+      - group: ""
+        resources: ["nodes", "nodes/status"]
+  - level: None
+    resources:
+      - group: ""
+        resources: ["events"]
+      - group: "coordination.k8s.io"
+        resources: ["leases"]
+  - level: Metadata
+    resources:
+      - group: ""
+        resources: ["secrets", "configmaps", "serviceaccounts/token"]
+      - group: "authentication.k8s.io"
+        resources: ["tokenreviews"]
+  - level: Request
+    verbs: ["create", "update", "patch", "delete", "deletecollection"]
+  - level: Metadata
+`;
+}
+
+const DOCS: Record<Component, string> = {
+  "kube-apiserver": "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-apiserver/",
+  "kube-controller-manager":
+    "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-controller-manager/",
+  "kube-scheduler": "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-scheduler/",
+  kubelet: "https://kubernetes.io/docs/reference/command-line-tools-reference/kubelet/",
+  "kube-proxy": "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-proxy/",
+};
+
+/**
+ * The systemd unit of a control-plane component. The apiserver's stop
+ * timeout covers its shutdown delay and a drain; the others stop at once
+ * (a new leader takes over within the lease duration).
+ */
+export function renderComponentUnit(
+  cluster: Cluster,
+  component: "kube-apiserver" | "kube-controller-manager" | "kube-scheduler",
+  flags: readonly Flag[],
+): string {
+  const standin = cluster.kubernetes.binaries.source === "standin";
+  const stop = component === "kube-apiserver" ? shutdownDelaySeconds(cluster) + DRAIN_SECONDS : 30;
+  return `# Written by kubeha; changes are overwritten by \`kubeha up\`.
+[Unit]
+Description=Kubernetes ${component} ${cluster.kubernetes.version}${standin ? " (kubeha lab STAND-IN, not Kubernetes)" : ""}
+Documentation=${DOCS[component]}
+After=network-online.target${component === "kube-apiserver" ? " etcd.service" : " kube-apiserver.service"}
+Wants=network-online.target
+
+[Service]
+ExecStart=${kubeBinary(component)} \\
+${toArgs(flags)
+  .map((a) => `  ${a}`)
+  .join(" \\\n")}
+Restart=always
+RestartSec=2s
+TimeoutStopSec=${stop}
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`;
+}

@@ -1,0 +1,115 @@
+/**
+ * The kube-controller-manager and kube-scheduler STAND-INs of the lab: they
+ * run from the real units with the real flags (the scheduler's kubeconfig
+ * from its --config file, as the real one reads it), read every file those
+ * name, and then do what the HA layer depends on: authenticate to the
+ * apiserver at their kubeconfig's `server:` with its client certificate,
+ * once a second over one kept-alive connection, and serve /healthz, /livez
+ * and /readyz on --bind-address:--secure-port with --tls-cert-file, healthy
+ * while the apiserver accepted them within the last HEALTHY_MS. A
+ * certificate from another CA is refused by the apiserver stand-in, so a
+ * wrong kubeconfig leaves the component unhealthy, as it would for real.
+ * They do not elect a leader or run controllers: there is no API to act on.
+ */
+
+import { X509Certificate } from "node:crypto";
+import { Agent, createServer, request } from "node:https";
+import type { Socket } from "node:net";
+import type { RunningStandin } from "./apiserver.js";
+import type { CommandLine } from "./command-line.js";
+import { NamedFiles } from "./files.js";
+
+const DEFAULT_PORTS = { "kube-controller-manager": 10257, "kube-scheduler": 10259 } as const;
+const POLL_MS = 1000;
+const HEALTHY_MS = 5000;
+
+/** One authenticated request: the status code, or the error. */
+function authenticate(server: string, agent: Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${server.replace(/\/+$/, "")}/api`, { agent, timeout: 2000 }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Starts the controller-manager or scheduler stand-in from its command line. */
+export async function startComponentStandin(cl: CommandLine): Promise<RunningStandin> {
+  if (cl.component === "kube-apiserver") throw new Error("use startApiserverStandin");
+  const flag = (name: string, fallback = "") => cl.flags.get(name) ?? fallback;
+  const files = new NamedFiles(cl.component, cl.flags);
+  let kubeconfigPath: string | undefined;
+  if (cl.component === "kube-scheduler") {
+    const config = files.yaml("config");
+    if (config.kind !== "KubeSchedulerConfiguration") {
+      throw new Error(`--config ${flag("config")}: not a KubeSchedulerConfiguration`);
+    }
+    kubeconfigPath = (config.clientConnection as { kubeconfig?: string } | undefined)?.kubeconfig;
+    if (!kubeconfigPath) throw new Error(`--config ${flag("config")}: clientConnection.kubeconfig is empty`);
+  }
+  const kubeconfig = kubeconfigPath
+    ? files.kubeconfig("config", kubeconfigPath)
+    : files.kubeconfig("kubeconfig");
+  const user = new X509Certificate(kubeconfig.certPem).subject;
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: 1,
+    ca: kubeconfig.caPem,
+    cert: kubeconfig.certPem,
+    key: kubeconfig.keyPem,
+  });
+
+  let lastOk = 0;
+  let lastError = "not yet connected";
+  let stopped = false;
+  const poll = async () => {
+    while (!stopped) {
+      try {
+        const code = await authenticate(kubeconfig.server, agent);
+        if (code === 200) lastOk = Date.now();
+        else lastError = `${kubeconfig.server} answered ${code} to ${user}`;
+      } catch (err) {
+        lastError = `${kubeconfig.server}: ${(err as Error).message}`;
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  };
+  void poll();
+
+  const sockets = new Set<Socket>();
+  const server = createServer(
+    { cert: files.pem("tls-cert-file"), key: files.pem("tls-private-key-file") },
+    (req, res) => {
+      res.setHeader("X-Kubeha-Standin", "true");
+      const path = (req.url ?? "/").split("?")[0] ?? "/";
+      if (!/^\/(healthz|livez|readyz)$/.test(path)) return res.writeHead(404).end("404 page not found\n");
+      const healthy = Date.now() - lastOk < HEALTHY_MS;
+      res
+        .writeHead(healthy ? 200 : 500)
+        .end(
+          healthy ? "ok" : `[-]apiserver-connection failed: ${lastError} (kubeha ${cl.component} stand-in)\n`,
+        );
+    },
+  );
+  server.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  const port = Number(flag("secure-port", String(DEFAULT_PORTS[cl.component])));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, flag("bind-address", "0.0.0.0"), () => resolve());
+  });
+  return {
+    port,
+    shutdown: async () => {
+      stopped = true;
+      server.close();
+      for (const s of sockets) s.destroy();
+      agent.destroy();
+    },
+  };
+}
