@@ -20,7 +20,7 @@ const byComponent = (file) => {
   for (const l of lines(file)) {
     const m = /^(\S+)\s+([a-z0-9.=-]+)\s*(?:#\s*(.*))?$/.exec(l);
     if (!m) continue;
-    (out[m[1]] ??= {})[m[2]] = m[3] ?? "";
+    out[m[1]] = { ...out[m[1]], [m[2]]: m[3] ?? "" };
   }
   return out;
 };
