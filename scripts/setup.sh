@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 packages=(openssl etcd-server etcd-client systemd-container debootstrap iproute2 nftables openssh-client iputils-arping curl wrk haproxy nginx-light libnginx-mod-stream)
 
+# a real Kubernetes client for the lab tests: Debian's kubernetes-client, unless a kubectl is already
+# installed (another package's /usr/bin/kubectl would make dpkg refuse it)
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

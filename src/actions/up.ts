@@ -73,7 +73,12 @@ export interface UpResult {
  * Hosts named by DNS get their addresses once, before anything else; then
  * the checks that needed them run, and a failure stops the run here.
  */
-async function resolveNames(cluster: Cluster, options: DeployOptions, report: Reporter, resolver: Resolver) {
+export async function resolveNames(
+  cluster: Cluster,
+  options: DeployOptions,
+  report: Reporter,
+  resolver: Resolver,
+) {
   const named = unresolvedHosts(cluster);
   if (named.length === 0) return cluster;
   const title = "Resolve host names";

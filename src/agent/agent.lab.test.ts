@@ -71,7 +71,7 @@ describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
   it("fails no new request while a stand-in is killed with SIGKILL", async () => {
     const loop = clientLoop(150);
     await sleep(1000);
-    assert.equal(lab.ssh("cp2", "systemctl kill -s KILL kubeha-apiserver-standin").code, 0);
+    assert.equal(lab.ssh("cp2", "systemctl kill -s KILL kube-apiserver").code, 0);
     const r = await loop.done;
     // at most the one request in flight on the killed stand-in after its TLS reply (no L4 proxy can replay
     // that); a backend killed before it answered is replaced transparently
@@ -81,7 +81,7 @@ describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
   it("drains a stand-in that is stopped: no failed request, out of rotation within the detection time", async () => {
     const loop = clientLoop(150);
     await sleep(800);
-    const stop = sshAsync("cp3", "systemctl stop kubeha-apiserver-standin");
+    const stop = sshAsync("cp3", "systemctl stop kube-apiserver");
     const t0 = Date.now();
     let outAt = 0;
     while (Date.now() - t0 < 5000 && !outAt) {
@@ -92,7 +92,7 @@ describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
     const r = await loop.done;
     assert.equal(r.stdout.trim(), "0", "failed requests");
     assert.ok(outAt > 0 && outAt - t0 < 2500, `out of rotation after ${outAt - t0} ms`);
-    lab.ssh("cp3", "systemctl start kubeha-apiserver-standin");
+    lab.ssh("cp3", "systemctl start kube-apiserver");
   });
 
   it("keeps established sessions through a reload", async () => {

@@ -37,6 +37,12 @@ export const FrontendSchema = z.strictObject({
   check: HealthCheckSchema,
   /** How long to wait for a backend's TCP handshake before trying the next one. */
   connectTimeoutMs: z.number().int().min(10).default(1000),
+  /**
+   * How long the sessions of a backend that answers "not ready" may finish
+   * there before they are closed (a stopping apiserver closes them itself
+   * at the end of its shutdown delay; one stuck unready does not).
+   */
+  drainMs: z.number().int().min(0).default(5000),
 });
 
 export const VipSchema = z.strictObject({

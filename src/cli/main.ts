@@ -7,6 +7,7 @@ import { registerInit } from "./init.js";
 import { registerLab } from "./lab.js";
 import { registerPki } from "./pki.js";
 import { registerPlan } from "./plan.js";
+import { registerRender } from "./render.js";
 import { runCli } from "./run.js";
 import { registerSchema } from "./schema.js";
 import { registerUp } from "./up.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerPki(program);
   registerLab(program);
   registerUp(program);
+  registerRender(program);
   registerDaemons(program);
   registerSchema(program);
   return program;

@@ -37,16 +37,25 @@ function reference(version: string) {
   return ref;
 }
 
+/** Every flag `component` accepts in `version`: the listed ones and the hidden deprecated ones (accepted with a warning). */
+function accepted(component: Component, version: string): Set<string> {
+  const ref = reference(version);
+  const hidden = Object.keys(ref.deprecated[component] ?? {}).filter((f) => !f.includes("="));
+  return new Set([...(ref.flags[component] ?? []), ...hidden]);
+}
+
 /** What is wrong with one flag for a version, or undefined. */
 export function flagProblem(component: Component, version: string, name: string, value?: string) {
   const ref = reference(version);
   const newer = ref.newer[component]?.[name];
   if (newer !== undefined) return `--${name} is not accepted before ${newer.split(" ")[0]}`;
-  if (!ref.flags[component]?.includes(name))
+  if (!accepted(component, version).has(name))
     return `--${name} is not a flag of ${component} v${minorOf(version)}`;
-  const deprecated = ref.deprecated[component]?.[name] ?? ref.deprecated[component]?.[`${name}=${value}`];
-  if (deprecated !== undefined)
-    return `--${name}${value && ref.deprecated[component]?.[`${name}=${value}`] !== undefined ? `=${value}` : ""} is deprecated in v${minorOf(version)}: ${deprecated}`;
+  const deprecated = ref.deprecated[component] ?? {};
+  const ofValue = deprecated[`${name}=${value}`];
+  if (ofValue !== undefined) return `--${name}=${value} is deprecated in v${minorOf(version)}: ${ofValue}`;
+  if (deprecated[name] !== undefined)
+    return `--${name} is deprecated in v${minorOf(version)}: ${deprecated[name]}`;
   return undefined;
 }
 
@@ -77,8 +86,7 @@ export function parseArgs(
   version: string,
   argv: readonly string[],
 ): Map<string, string> {
-  const ref = reference(version);
-  const known = new Set(ref.flags[component] ?? []);
+  const known = accepted(component, version);
   const out = new Map<string, string>();
   for (const arg of argv) {
     const m = /^--([a-z0-9][a-z0-9.-]*)(?:=(.*))?$/s.exec(arg);

@@ -1,4 +1,6 @@
 /** Helpers for tests that need lab hosts: a scratch lab directory, residue checks. */
+
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../core/exec.js";
@@ -56,4 +58,69 @@ export function controlPlaneLab(
   const cps = ["cp1", "cp2", "cp3"].map((name) => ({ name, roles: ["controlplane", "etcd"] as Role[] }));
   const ws = workers.map((name) => ({ name, roles: ["worker"] as Role[] }));
   return Lab.up(dir, labTopology([...cps, ...ws], cidr), log);
+}
+
+/** The PID of a lab host's init (systemd), for entering its network namespace from this machine. */
+export function initPidOf(lab: Lab, name: string): number {
+  const nspawn = lab.status().find((h) => h.name === name)?.pid;
+  if (!nspawn) throw new Error(`${name} is not running`);
+  const child = readFileSync(`/proc/${nspawn}/task/${nspawn}/children`, "utf8").trim().split(/\s+/)[0];
+  return Number(child);
+}
+
+/** What a client loop saw. */
+export interface ClientTally {
+  readonly ok: number;
+  readonly failed: number;
+  /** The first failures: status codes or error messages. */
+  readonly errors: readonly (string | number)[];
+}
+
+// one HTTPS GET at a time on a new connection, every 20 ms, until SIGTERM or maxMs
+const CLIENT_LOOP = `
+const https = require("node:https");
+const ca = require("node:fs").readFileSync(process.env.CA);
+const max = Number(process.env.MAX_MS);
+const t0 = Date.now();
+let ok = 0, failed = 0, stop = false;
+const errors = [];
+process.on("SIGTERM", () => { stop = true; });
+const once = () => new Promise((done) => {
+  const req = https.get(process.env.URL, { ca, agent: false, timeout: 3000 }, (res) => {
+    res.resume();
+    res.on("end", () => { if (res.statusCode === 200) ok++; else { failed++; if (errors.length < 10) errors.push(res.statusCode); } done(); });
+  });
+  req.on("timeout", () => req.destroy(new Error("timeout")));
+  req.on("error", (e) => { failed++; if (errors.length < 10) errors.push(e.message); done(); });
+});
+(async () => {
+  while (!stop && Date.now() - t0 < max) { await once(); await new Promise((r) => setTimeout(r, 20)); }
+  process.stdout.write(JSON.stringify({ ok, failed, errors }));
+})();
+`;
+
+/**
+ * Starts a client that requests `url` (verified against `caFile`) over a new
+ * connection every 20 ms, for at most `maxMs`, from this machine or from
+ * inside a lab host's network namespace (`netnsPid`, see initPidOf);
+ * `stop()` ends it and gives the tally.
+ */
+export function startClientLoop(opts: { url: string; caFile: string; maxMs: number; netnsPid?: number }) {
+  const node = [process.execPath, "-e", CLIENT_LOOP];
+  const argv = opts.netnsPid ? ["nsenter", "-t", String(opts.netnsPid), "-n", ...node] : node;
+  const child = spawn(argv[0] ?? "", argv.slice(1), {
+    env: { ...process.env, URL: opts.url, CA: opts.caFile, MAX_MS: String(opts.maxMs) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d));
+  const ended = new Promise<ClientTally>((resolve) =>
+    child.on("close", () => resolve(JSON.parse(out || "{}"))),
+  );
+  return {
+    stop: (): Promise<ClientTally> => {
+      child.kill("SIGTERM");
+      return ended;
+    },
+  };
 }

@@ -14,46 +14,58 @@ import type { DeployContext } from "../deploy/context.js";
 import { desiredFiles, readNodeBinary } from "../deploy/desired.js";
 import type { Phase } from "../deploy/runner.js";
 import { generatePki } from "../pki/generate.js";
+import type { Artifacts } from "../services/service.js";
+
+/** Brings a scratch copy of the state's PKI in line with the spec (ctx.pkiDir, ctx.scratchDir); the state is not changed. */
+export async function prepareScratchPki(ctx: DeployContext): Promise<void> {
+  const scratch = mkdtempSync(join(tmpdir(), "kubeha-pki-"));
+  ctx.scratchDir = scratch;
+  const state = pkiDirOf(ctx.stateDir);
+  if (existsSync(state)) cpSync(state, join(scratch, "pki"), { recursive: true });
+  ctx.pkiDir = join(scratch, "pki");
+  const n = (await generatePki(ctx.cluster, ctx.pkiDir)).length;
+  ctx.report.info(
+    n === 0
+      ? "state: every certificate fits the spec"
+      : `state: ${n} PKI files to write once the hosts pass their checks`,
+  );
+}
+
+/** The executables hosts get: etcd's (unless packaged), the Kubernetes release's (unless stand-ins; `release: false` leaves them out), the host executable. */
+export async function gatherArtifacts(ctx: DeployContext, opts: { release: boolean }): Promise<Artifacts> {
+  const dirs = { specDir: ctx.options.specDir, stateDir: ctx.stateDir };
+  const programs = await etcdPrograms(ctx.cluster.etcd.binaries, dirs);
+  if (programs) ctx.report.info(`etcd binaries from ${ctx.cluster.etcd.binaries.source}: ready to upload`);
+  const k = ctx.cluster.kubernetes;
+  let kubernetes: Map<string, Buffer> | undefined;
+  if (k.binaries.source !== "standin" && opts.release) {
+    kubernetes = await kubernetesBinaries(
+      k.binaries,
+      { version: k.version, arch: k.binaries.arch, names: CONTROL_PLANE_BINARIES },
+      dirs,
+    );
+    ctx.report.info(
+      `Kubernetes ${k.version} (linux/${k.binaries.arch}) from ${k.binaries.source}: ${[...kubernetes.keys()].join(", ")} checked`,
+    );
+  }
+  return {
+    ...(programs && { etcd: programs }),
+    ...(kubernetes && { kubernetes }),
+    nodeBinary: readNodeBinary(),
+  };
+}
+
+/** Removes the scratch PKI. */
+export const removeScratch = (ctx: DeployContext) => {
+  if (ctx.scratchDir) rmSync(ctx.scratchDir, { recursive: true, force: true });
+};
 
 export const PreparePki: Phase<DeployContext> = {
   title: "Generate PKI and gather binaries",
   async run(ctx) {
-    const scratch = mkdtempSync(join(tmpdir(), "kubeha-pki-"));
-    ctx.scratchDir = scratch;
-    const state = pkiDirOf(ctx.stateDir);
-    if (existsSync(state)) cpSync(state, join(scratch, "pki"), { recursive: true });
-    ctx.pkiDir = join(scratch, "pki");
-    const n = (await generatePki(ctx.cluster, ctx.pkiDir)).length;
-    ctx.report.info(
-      n === 0
-        ? "state: every certificate fits the spec"
-        : `state: ${n} PKI files to write once the hosts pass their checks`,
-    );
-    const programs = await etcdPrograms(ctx.cluster.etcd.binaries, {
-      specDir: ctx.options.specDir,
-      stateDir: ctx.stateDir,
-    });
-    if (programs) ctx.report.info(`etcd binaries from ${ctx.cluster.etcd.binaries.source}: ready to upload`);
-    const k = ctx.cluster.kubernetes;
-    let kubernetes: Map<string, Buffer> | undefined;
-    if (k.binaries.source !== "standin") {
-      kubernetes = await kubernetesBinaries(
-        k.binaries,
-        { version: k.version, arch: k.binaries.arch, names: CONTROL_PLANE_BINARIES },
-        { specDir: ctx.options.specDir, stateDir: ctx.stateDir },
-      );
-      ctx.report.info(
-        `Kubernetes ${k.version} (linux/${k.binaries.arch}) from ${k.binaries.source}: ${[...kubernetes.keys()].join(", ")} checked`,
-      );
-    }
-    const artifacts = {
-      ...(programs && { etcd: programs }),
-      ...(kubernetes && { kubernetes }),
-      nodeBinary: readNodeBinary(),
-    };
+    await prepareScratchPki(ctx);
+    const artifacts = await gatherArtifacts(ctx, { release: true });
     for (const host of ctx.hosts) host.desired = desiredFiles(ctx.cluster, host.spec, ctx.pkiDir, artifacts);
   },
-  cleanup(ctx) {
-    if (ctx.scratchDir) rmSync(ctx.scratchDir, { recursive: true, force: true });
-  },
+  cleanup: removeScratch,
 };

@@ -19,6 +19,12 @@ import { type FloatingAddress, vipsOf } from "../spec/vips.js";
 export const LB_CHECK = { intervalMs: 300, timeoutMs: 500, fall: 2, rise: 3 } as const;
 /** Longest time from an apiserver turning unready to the last load balancer taking it out. */
 export const LB_DETECTION_MS = LB_CHECK.fall * (LB_CHECK.intervalMs + LB_CHECK.timeoutMs);
+/**
+ * How long an apiserver that answers "not ready" keeps its sessions: longer
+ * than its shutdown delay behind kubeha's balancers (render/control-plane.ts),
+ * so a stopping apiserver closes them itself, gracefully, first.
+ */
+export const LB_DRAIN_MS = 5000;
 /** Longest time from an apiserver turning ready to the last load balancer sending it traffic again. */
 export const LB_RISE_MS = LB_CHECK.rise * LB_CHECK.intervalMs + LB_CHECK.timeoutMs;
 
@@ -38,6 +44,7 @@ export function renderAgentConfig(cluster: Cluster, host: Host): AgentConfig {
     backends: apiservers,
     check,
     connectTimeoutMs: 500,
+    drainMs: LB_DRAIN_MS,
   });
   const vips = agentVips(cluster, host);
   const frontends: AgentConfig["frontends"] = [];

@@ -248,3 +248,125 @@ LimitNOFILE=65536
 WantedBy=multi-user.target
 `;
 }
+
+/** One way kubeha's command line differs from kubeadm's for the same topology, and why. */
+export interface KubeadmDifference {
+  readonly component: "kube-apiserver" | "kube-controller-manager" | "kube-scheduler";
+  readonly flag: string;
+  /** kubeadm's value; undefined when kubeadm does not set the flag. */
+  readonly kubeadm?: string;
+  /** kubeha's value; undefined when kubeha leaves the flag out. `<...>` marks a per-host or per-cluster value. */
+  readonly kubeha?: string;
+  readonly reason: string;
+}
+
+const AUDIT =
+  "audit logging, kept 30 days in 10 files of 100 MB (CIS 1.2.16-1.2.19); kubeadm leaves auditing off";
+const NO_BOOTSTRAP = "kubeha issues every node's certificate itself: no bootstrap tokens to accept";
+const TLS12 = "no TLS 1.0/1.1 clients";
+const SCHEDULER_CONFIG_REASON =
+  "deprecated flag in v1.34 (ignored with --config): kubeha sets it in the scheduler's config file";
+
+/** Every difference from kubeadm v1.34 (reference/kubernetes-v1.34/kubeadm-flags.md); the parity test holds this list to the rendered flags. */
+export const KUBEADM_DIFFERENCES: readonly KubeadmDifference[] = [
+  { component: "kube-apiserver", flag: "audit-log-maxage", kubeha: "30", reason: AUDIT },
+  { component: "kube-apiserver", flag: "audit-log-maxbackup", kubeha: "10", reason: AUDIT },
+  { component: "kube-apiserver", flag: "audit-log-maxsize", kubeha: "100", reason: AUDIT },
+  { component: "kube-apiserver", flag: "audit-log-path", kubeha: AUDIT_LOG, reason: AUDIT },
+  { component: "kube-apiserver", flag: "audit-policy-file", kubeha: AUDIT_POLICY, reason: AUDIT },
+  {
+    component: "kube-apiserver",
+    flag: "bind-address",
+    kubeha: "<this host's address>",
+    reason:
+      "the API VIP's load balancer listens on the same port at the VIP on controlplane hosts; binding every address would take it",
+  },
+  { component: "kube-apiserver", flag: "enable-bootstrap-token-auth", kubeadm: "true", reason: NO_BOOTSTRAP },
+  {
+    component: "kube-apiserver",
+    flag: "encryption-provider-config",
+    kubeha: kubernetesPath(HostPki.encryptionConfig),
+    reason:
+      "Secrets encrypted at rest with secretbox, the key generated once and kept with the PKI (CIS 1.2.27; RKE has it)",
+  },
+  {
+    component: "kube-apiserver",
+    flag: "endpoint-reconciler-type",
+    kubeha: "lease",
+    reason: "the default, pinned: a crashed apiserver leaves the kubernetes Service within 15 s",
+  },
+  {
+    component: "kube-apiserver",
+    flag: "profiling",
+    kubeha: "false",
+    reason: "no profiling endpoint (CIS 1.2.15)",
+  },
+  {
+    component: "kube-apiserver",
+    flag: "shutdown-delay-duration",
+    kubeha: "<3s behind kubeha's load balancers, 15s behind yours>",
+    reason:
+      "a stopping apiserver fails /readyz and keeps serving until every load balancer has taken it out: no failed request in a rolling restart",
+  },
+  { component: "kube-apiserver", flag: "tls-min-version", kubeha: "VersionTLS12", reason: TLS12 },
+  {
+    component: "kube-controller-manager",
+    flag: "cluster-name",
+    kubeadm: "kubernetes",
+    kubeha: "<metadata.name>",
+    reason: "the spec's cluster name",
+  },
+  {
+    component: "kube-controller-manager",
+    flag: "controllers",
+    kubeadm: "*,bootstrapsigner,tokencleaner",
+    reason: NO_BOOTSTRAP,
+  },
+  {
+    component: "kube-controller-manager",
+    flag: "profiling",
+    kubeha: "false",
+    reason: "no profiling endpoint (CIS 1.3.2)",
+  },
+  {
+    component: "kube-controller-manager",
+    flag: "secure-port",
+    kubeha: String(CONTROLLER_MANAGER_PORT),
+    reason: "the default, pinned: the readiness probe and the port-clash check use it",
+  },
+  ...(["tls-cert-file", "tls-private-key-file"] as const).map((flag) => ({
+    component: "kube-controller-manager" as const,
+    flag,
+    kubeha: pkiPath(
+      flag === "tls-cert-file" ? HostPki.controllerManagerServer.cert : HostPki.controllerManagerServer.key,
+    ),
+    reason: "a serving certificate from the cluster CA instead of a self-signed one, so probes verify it",
+  })),
+  { component: "kube-controller-manager", flag: "tls-min-version", kubeha: "VersionTLS12", reason: TLS12 },
+  {
+    component: "kube-scheduler",
+    flag: "config",
+    kubeha: SCHEDULER_CONFIG,
+    reason: "KubeSchedulerConfiguration: kubeconfig, leader election, profiling off (CIS 1.4.1)",
+  },
+  {
+    component: "kube-scheduler",
+    flag: "kubeconfig",
+    kubeadm: kubeconfigPath("scheduler"),
+    reason: SCHEDULER_CONFIG_REASON,
+  },
+  { component: "kube-scheduler", flag: "leader-elect", kubeadm: "true", reason: SCHEDULER_CONFIG_REASON },
+  {
+    component: "kube-scheduler",
+    flag: "secure-port",
+    kubeha: String(SCHEDULER_PORT),
+    reason: "the default, pinned: the readiness probe and the port-clash check use it",
+  },
+  ...(["tls-cert-file", "tls-private-key-file"] as const).map((flag) => ({
+    component: "kube-scheduler" as const,
+    flag,
+    kubeha: pkiPath(flag === "tls-cert-file" ? HostPki.schedulerServer.cert : HostPki.schedulerServer.key),
+    reason: "a serving certificate from the cluster CA instead of a self-signed one, so probes verify it",
+  })),
+  { component: "kube-scheduler", flag: "tls-min-version", kubeha: "VersionTLS12", reason: TLS12 },
+];

@@ -252,6 +252,31 @@ describe("spec loading", () => {
     ],
     ["duplicate ingress ports", (s) => (s.spec.ingress.ports = [80, 80]), "spec.ingress.ports[1]", /port 80/],
     [
+      "a Kubernetes version without reference data",
+      (s) => (s.spec.kubernetes = { version: "v1.29.4" }),
+      "spec.kubernetes.version",
+      /no reference data for Kubernetes v1\.29\.4 .*supported: v1\.34\.x/,
+    ],
+    [
+      "an unknown extra flag",
+      (s) => (s.spec.kubernetes = { apiserver: { extraArgs: { "no-such-flag": "1" } } }),
+      "spec.kubernetes.apiserver.extraArgs.no-such-flag",
+      /--no-such-flag is not a flag of kube-apiserver v1\.34/,
+    ],
+    [
+      "a deprecated extra flag",
+      (s) => (s.spec.kubernetes = { scheduler: { extraArgs: { kubeconfig: "/x.conf" } } }),
+      "spec.kubernetes.scheduler.extraArgs.kubeconfig",
+      /--kubeconfig is deprecated in v1\.34/,
+    ],
+    [
+      "a deprecated extra flag value",
+      (s) =>
+        (s.spec.kubernetes = { apiserver: { extraArgs: { "endpoint-reconciler-type": "master-count" } } }),
+      "spec.kubernetes.apiserver.extraArgs.endpoint-reconciler-type",
+      /--endpoint-reconciler-type=master-count is deprecated/,
+    ],
+    [
       "etcd timings",
       (s) => (s.spec.etcd = { heartbeatMs: 300, electionMs: 1000 }),
       "spec.etcd.electionMs",

@@ -13,7 +13,8 @@
  * - /readyz succeeds only while a linearizable etcd read (--etcd-servers,
  *   through --etcd-certfile, over gRPC) succeeds within 2 s, and fails at
  *   once when a shutdown begins; on SIGTERM it keeps serving for
- *   --shutdown-delay-duration (so load balancers drain it), then closes;
+ *   --shutdown-delay-duration (so load balancers drain it), then stops
+ *   accepting, ends watches, lets requests in flight finish and closes;
  * - /api, /apis and /version for authenticated clients (kubectl), and
  *   /watch, a stream with a line every second like a watch;
  * - requests of authenticated users are appended to --audit-log-path.
@@ -21,6 +22,7 @@
  * Every response carries `X-Kubeha-Standin: true`; /version says "standin".
  */
 import { appendFileSync, mkdirSync } from "node:fs";
+import type { ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import type { Socket } from "node:net";
 import { dirname } from "node:path";
@@ -32,6 +34,8 @@ import { type CommandLine, parseDuration } from "./command-line.js";
 import { NamedFiles } from "./files.js";
 
 const READ_TIMEOUT_MS = 2000;
+/** After the shutdown delay: how long requests in flight may finish. */
+const DRAIN_MS = 5000;
 const HEDGE_MS = 150;
 
 /**
@@ -106,6 +110,7 @@ export async function startApiserverStandin(cl: CommandLine): Promise<RunningSta
   const auditLog = flag("audit-log-path");
   if (auditLog && auditLog !== "-") mkdirSync(dirname(auditLog), { recursive: true, mode: 0o700 });
   const sockets = new Set<Socket>();
+  const watches = new Set<ServerResponse>();
   let shuttingDown = false;
   const [major, minor] = cl.version.replace(/^v/, "").split(".");
   const advertised = `${flag("advertise-address", flag("bind-address"))}:${flag("secure-port", "6443")}`;
@@ -176,7 +181,11 @@ export async function startApiserverStandin(cl: CommandLine): Promise<RunningSta
           );
         line();
         const t = setInterval(line, 1000);
-        res.on("close", () => clearInterval(t));
+        watches.add(res);
+        res.on("close", () => {
+          clearInterval(t);
+          watches.delete(res);
+        });
         return;
       }
       return json(404, status(404, "NotFound", `the kubeha apiserver stand-in serves no ${path}`));
@@ -197,7 +206,11 @@ export async function startApiserverStandin(cl: CommandLine): Promise<RunningSta
     shutdown: async () => {
       shuttingDown = true;
       await sleep(shutdownDelayMs);
-      server.close();
+      // then like the real one: no new connections, watches ended, requests in flight finish, idle ones closed
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const w of watches) w.end();
+      server.closeIdleConnections();
+      await Promise.race([closed, sleep(DRAIN_MS)]);
       for (const s of sockets) s.destroy();
       etcd.close();
     },

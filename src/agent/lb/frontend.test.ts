@@ -22,7 +22,7 @@ describe("L4 frontend", () => {
     writeFileSync(caFile, tls.ca);
   });
 
-  async function setup(names: string[], extra: string[] = []) {
+  async function setup(names: string[], extra: string[] = [], drainMs = 5000) {
     const backends = await Promise.all(names.map((n) => startBackend(n, tls)));
     const config = FrontendSchema.parse({
       name: "api",
@@ -30,6 +30,7 @@ describe("L4 frontend", () => {
       backends: [...backends.map((b) => b.endpoint), ...extra],
       check: { kind: "https", caFile, intervalMs: 100, timeoutMs: 300, fall: 2, rise: 3 },
       connectTimeoutMs: 300,
+      drainMs,
     });
     const fe = new Frontend(config, (e) => events.push(e));
     await fe.start();
@@ -105,10 +106,9 @@ describe("L4 frontend", () => {
     );
   });
 
-  it("closes a long stream to a backend that stops being ready within 2 s", async () => {
-    const { fe, backends } = await setup(["a", "b"]);
-    cleanup.push(() => fe.stop(), ...backends.map((b) => () => b.kill().catch(() => {})));
-    const stream = await new Promise<{ name: string; closed: Promise<number> }>((resolve, reject) => {
+  /** A long stream through the frontend, to whichever backend it lands on. */
+  const openStream = (fe: Frontend) =>
+    new Promise<{ name: string; closed: Promise<number> }>((resolve, reject) => {
       const req = request(
         { host: "127.0.0.1", port: fe.port, path: "/watch", ca: tls.ca, agent: false },
         (res) => {
@@ -123,14 +123,37 @@ describe("L4 frontend", () => {
       req.once("error", reject);
       req.end();
     });
+
+  it("closes a long stream to a backend that stops answering within 2 s", async () => {
+    const { fe, backends } = await setup(["a", "b"]);
+    cleanup.push(() => fe.stop(), ...backends.map((b) => () => b.kill().catch(() => {})));
+    const stream = await openStream(fe);
     const victim = backends.find((b) => b.name === stream.name) as TestBackend;
     const t0 = Date.now();
-    victim.ready = false;
+    victim.silent = true;
     const closedAt = await Promise.race([stream.closed, sleep(4000).then(() => 0)]);
     assert.ok(closedAt > 0, "the stream was closed");
     assert.ok(closedAt - t0 < 2000, `closed after ${closedAt - t0} ms`);
     const next = await get(fe);
     assert.notEqual(next, stream.name, "new sessions avoid it");
+  });
+
+  it("lets the sessions of a backend that answers not ready finish there, and closes them after drainMs", async () => {
+    const { fe, backends } = await setup(["a", "b"], [], 1000);
+    cleanup.push(() => fe.stop(), ...backends.map((b) => () => b.kill().catch(() => {})));
+    const stream = await openStream(fe);
+    const victim = backends.find((b) => b.name === stream.name) as TestBackend;
+    const t0 = Date.now();
+    victim.ready = false;
+    await sleep(700); // out of rotation by now: fall 2 x 100 ms, plus a check
+    for (let i = 0; i < 4; i++) assert.notEqual(await get(fe), stream.name, "new sessions avoid it");
+    const early = await Promise.race([stream.closed, sleep(100).then(() => 0)]);
+    assert.equal(early, 0, "the session is still open while the backend drains");
+    const closedAt = await Promise.race([stream.closed, sleep(3000).then(() => 0)]);
+    assert.ok(closedAt - t0 >= 1000 && closedAt - t0 < 2500, `closed after ${closedAt - t0} ms`);
+    assert.ok(
+      events.some((e) => e.kind === "backend-down" && e.reason === "drain time over" && e.closed === 1),
+    );
   });
 
   it("brings a backend back only after rise passed checks", async () => {

@@ -4,9 +4,12 @@
  * No client sees a failed connect while a healthy backend exists: a
  * backend's TCP handshake gets `connectTimeoutMs`, and when it fails or times
  * out the backend is taken out at once (passive check) and the next one is
- * tried, with the client's bytes still held back. When a backend goes down,
- * its established sessions are closed so long watches reconnect elsewhere at
- * once instead of hanging on a dead peer.
+ * tried, with the client's bytes still held back. When a backend stops
+ * answering, its established sessions are closed so long watches reconnect
+ * elsewhere at once instead of hanging on a dead peer; when it answers "not
+ * ready" (an apiserver in its shutdown delay) it gets no new sessions and
+ * the ones it has may finish there for `drainMs` (the apiserver closes them
+ * itself when its delay ends), so no request in flight is cut.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { splitHostPort } from "../../core/ip.js";
@@ -28,6 +31,7 @@ export class Frontend {
   backends: Backend[];
   private server: Server | undefined;
   private readonly timers = new Map<Backend, NodeJS.Timeout>();
+  private readonly drains = new Set<NodeJS.Timeout>();
   private readonly tls: ReturnType<typeof checkTls>;
   private readonly onEvent: (e: FrontendEvent) => void;
   /** Clients refused because every backend failed. */
@@ -65,8 +69,9 @@ export class Frontend {
 
   /** Stops listening and checking; established sessions are closed. */
   async stop(): Promise<void> {
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of [...this.timers.values(), ...this.drains]) clearTimeout(t);
     this.timers.clear();
+    this.drains.clear();
     for (const b of this.backends) for (const s of b.sessions) s.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
@@ -95,10 +100,12 @@ export class Frontend {
 
   private watch(b: Backend): void {
     const tick = async () => {
-      const ok = await checkOnce(b, this.config.check, this.tls);
+      const result = await checkOnce(b, this.config.check, this.tls);
       if (b.removed || !this.timers.has(b)) return;
-      const changed = record(b, ok, this.config.check);
-      if (changed === "down") this.takeOut(b, `${this.config.check.fall} failed checks`);
+      const changed = record(b, result === "ok", this.config.check);
+      // a backend that answers "not ready" is draining: its sessions may finish there; a silent one's are cut
+      if (changed === "down" && result === "unready") this.drain(b);
+      else if (changed === "down") this.takeOut(b, `${this.config.check.fall} failed checks`);
       if (changed === "up")
         this.onEvent({
           kind: "backend-up",
@@ -108,6 +115,23 @@ export class Frontend {
       this.timers.set(b, setTimeout(tick, this.config.check.intervalMs));
     };
     this.timers.set(b, setTimeout(tick, 0));
+  }
+
+  /** No new sessions for `b`; the ones it has are closed after drainMs unless it is back up by then. */
+  private drain(b: Backend): void {
+    this.takeOut(b, `${this.config.check.fall} checks answered not ready: draining`, false);
+    const t = setTimeout(() => {
+      this.drains.delete(t);
+      if (b.state !== "down" || b.sessions.size === 0) return;
+      this.onEvent({
+        kind: "backend-down",
+        backend: b.endpoint,
+        reason: "drain time over",
+        closed: b.sessions.size,
+      });
+      for (const s of b.sessions) s.destroy();
+    }, this.config.drainMs);
+    this.drains.add(t);
   }
 
   private takeOut(b: Backend, reason: string, closeSessions = true): void {

@@ -10,43 +10,50 @@ import { connect } from "node:net";
 import type { HealthCheckConfig } from "../config.js";
 import type { Backend } from "./backend.js";
 
-/** One check of one backend: true when it answered healthy within the timeout. */
+/**
+ * The outcome of one check: healthy; `unready`, the backend answered but
+ * not 200 (alive, e.g. an apiserver in its shutdown delay, draining); or
+ * `failed`, no answer within the timeout, refused, or a wrong certificate.
+ */
+export type CheckResult = "ok" | "unready" | "failed";
+
+/** One check of one backend. */
 export function checkOnce(
   backend: Backend,
   check: HealthCheckConfig,
   tls: { ca?: Buffer; cert?: Buffer; key?: Buffer },
-): Promise<boolean> {
+): Promise<CheckResult> {
   return new Promise((resolve) => {
     let settled = false;
-    const done = (ok: boolean) => {
+    const done = (result: CheckResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve(ok);
+      resolve(result);
     };
     const timer = setTimeout(() => {
       req?.destroy();
       sock?.destroy();
-      done(false);
+      done("failed");
     }, check.timeoutMs);
     let req: ReturnType<typeof request> | undefined;
     let sock: ReturnType<typeof connect> | undefined;
     if (check.kind === "tcp") {
       sock = connect({ host: backend.host, port: backend.port }, () => {
         sock?.destroy();
-        done(true);
+        done("ok");
       });
-      sock.once("error", () => done(false));
+      sock.once("error", () => done("failed"));
       return;
     }
     req = request(
       { host: backend.host, port: backend.port, path: check.path, method: "GET", agent: false, ...tls },
       (res) => {
         res.resume();
-        done(res.statusCode === 200);
+        done(res.statusCode === 200 ? "ok" : "unready");
       },
     );
-    req.once("error", () => done(false));
+    req.once("error", () => done("failed"));
     req.end();
   });
 }

@@ -25,6 +25,8 @@ export interface TestBackend {
   readonly name: string;
   readonly endpoint: string;
   ready: boolean;
+  /** Leaves health checks unanswered, as a hung or unreachable host would. */
+  silent: boolean;
   /** Stops accepting and drops every connection, as a killed process would. */
   kill(): Promise<void>;
 }
@@ -36,12 +38,14 @@ export async function startBackend(name: string, tls: { cert: string; key: strin
     name,
     endpoint: "",
     ready: true,
+    silent: false,
     kill: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
   const server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    if (req.url === "/readyz" && backend.silent) return;
     if (req.url === "/readyz")
       return res.writeHead(backend.ready ? 200 : 503).end(backend.ready ? "ok" : "not ready");
     if (req.url === "/watch") {

@@ -200,19 +200,19 @@ describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
 
   it("stays put when one apiserver stops, leaves when all do, and returns with one", async () => {
     const old = (await waitHolder(1000)) as string;
-    lab.ssh(old, "systemctl stop kubeha-apiserver-standin");
+    lab.ssh(old, "systemctl stop kube-apiserver");
     await sleep(3000);
     assert.deepEqual(holders(), [old], "the other two apiservers keep the holder healthy");
-    for (const h of CPS) lab.ssh(h, "systemctl stop kubeha-apiserver-standin");
+    for (const h of CPS) lab.ssh(h, "systemctl stop kube-apiserver");
     let none = false;
     for (let i = 0; i < 50 && !none; i++) {
       await sleep(200);
       none = holders().length === 0;
     }
     assert.ok(none, "no host holds an address that leads nowhere");
-    lab.ssh("cp3", "systemctl start kubeha-apiserver-standin");
+    lab.ssh("cp3", "systemctl start kube-apiserver");
     assert.ok(await waitHolder(15_000), "the VIP returns with one apiserver");
-    for (const h of CPS) lab.ssh(h, "systemctl start kubeha-apiserver-standin");
+    for (const h of CPS) lab.ssh(h, "systemctl start kube-apiserver");
   });
 
   it("refuses the agent's etcd certificate outside /kubeha/", () => {

@@ -1,0 +1,148 @@
+/**
+ * `kubeha render`: every file `up` would put on each host, written at its
+ * path under `DIR/<host>/`, so an operator can review or version what kubeha
+ * deploys. The PKI is brought in line with the spec in scratch, exactly as
+ * `up` does (the state directory is not changed), and the binaries are
+ * gathered the same way, except the Kubernetes release's, which are listed
+ * and not fetched. Private keys, kubeconfigs and the Secrets
+ * encryption key are left out unless `includeSecrets`; binaries are left
+ * out. `DIR/<host>/.kubeha-render` lists every file with its mode, size and
+ * SHA-256, and why one was left out.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { CONTROL_PLANE_BINARIES } from "../binaries/kubernetes.js";
+import { InternalError, UsageError } from "../core/errors.js";
+import { writeFileAtomic } from "../core/files.js";
+import { sha256 } from "../core/hash.js";
+import { kubeBinary } from "../core/host-paths.js";
+import { pkiDirOf } from "../core/state-dir.js";
+import { DeployContext, type DeployOptions, type Reporter } from "../deploy/context.js";
+import { desiredFiles } from "../deploy/desired.js";
+import { gatherArtifacts, prepareScratchPki, removeScratch } from "../phases/prepare-pki.js";
+import type { Artifacts } from "../services/service.js";
+import type { Cluster } from "../spec/defaults.js";
+import { type Resolver, systemResolver } from "../spec/resolve.js";
+import { resolveNames } from "./up.js";
+
+/** The manifest of one rendered host. */
+export const RENDER_MANIFEST = ".kubeha-render";
+
+const SECRET = /PRIVATE KEY-----|client-key-data:|kind: EncryptionConfiguration/;
+
+/** What a file is: a binary to list, a secret to leave out unless asked, or a file to write. */
+export function classify(content: string | Buffer, mode: number): "secret" | "binary" | "file" {
+  if ((mode & 0o111) !== 0 && content.length > 1024 * 1024) return "binary";
+  return SECRET.test(Buffer.isBuffer(content) ? content.toString("latin1") : content) ? "secret" : "file";
+}
+
+export interface RenderOptions {
+  readonly specDir: string;
+  readonly specFile?: string;
+  /** Only this host. */
+  readonly host?: string;
+  readonly includeSecrets?: boolean;
+}
+
+/** One host's rendering. */
+export interface RenderedHost {
+  readonly host: string;
+  readonly written: number;
+  readonly secrets: number;
+  readonly binaries: number;
+}
+
+/** Renders every host of `spec` (or one) under `outDir`. */
+export async function render(
+  spec: Cluster,
+  stateDir: string,
+  outDir: string,
+  options: RenderOptions,
+  report: Reporter,
+  resolver: Resolver = systemResolver,
+): Promise<RenderedHost[]> {
+  if (options.host && !spec.hosts.some((h) => h.name === options.host)) {
+    throw new UsageError(
+      `no host ${options.host} in the spec; its hosts: ${spec.hosts.map((h) => h.name).join(", ")}`,
+    );
+  }
+  const deploy: DeployOptions = {
+    dryRun: true,
+    concurrency: 1,
+    allowMemberRemoval: false,
+    specDir: options.specDir,
+    ...(options.specFile && { specFile: options.specFile }),
+  };
+  const cluster = await resolveNames(spec, deploy, report, resolver);
+  const ctx = new DeployContext({
+    cluster,
+    stateDir,
+    pkiDir: pkiDirOf(stateDir),
+    options: deploy,
+    report,
+    connect: () => {
+      throw new InternalError("render connects to no host");
+    },
+  });
+  ctx.report.phase("Generate PKI in scratch and render every host's files");
+  try {
+    await prepareScratchPki(ctx);
+    const artifacts = await gatherArtifacts(ctx, { release: false });
+    return writeHosts(ctx, artifacts, outDir, options);
+  } finally {
+    removeScratch(ctx);
+  }
+}
+
+function writeHosts(
+  ctx: DeployContext,
+  artifacts: Artifacts,
+  outDir: string,
+  options: RenderOptions,
+): RenderedHost[] {
+  const k = ctx.cluster.kubernetes;
+  const out: RenderedHost[] = [];
+  for (const host of ctx.hosts.filter((h) => !options.host || h.spec.name === options.host)) {
+    const dir = join(outDir, host.spec.name);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const lines: string[] = [];
+    const counts = { written: 0, secrets: 0, binaries: 0 };
+    const desired = desiredFiles(ctx.cluster, host.spec, ctx.pkiDir, artifacts);
+    for (const f of desired.sort((a, b) => a.path.localeCompare(b.path))) {
+      const kind = classify(f.content, f.mode);
+      const write = kind === "file" || (kind === "secret" && options.includeSecrets);
+      if (write) writeFileAtomic(join(dir, f.path), f.content, f.mode);
+      if (write) counts.written++;
+      else if (kind === "secret") counts.secrets++;
+      else counts.binaries++;
+      const why = write
+        ? ""
+        : kind === "secret"
+          ? "  # secret: left out (--include-secrets writes it)"
+          : "  # binary: left out";
+      lines.push(
+        `${f.mode.toString(8).padStart(4, "0")} ${String(f.content.length).padStart(10)} ${sha256(f.content)} ${f.path}${why}`,
+      );
+    }
+    if (k.binaries.source !== "standin" && host.spec.roles.includes("controlplane")) {
+      for (const name of CONTROL_PLANE_BINARIES) {
+        counts.binaries++;
+        lines.push(
+          `0755          -                                                                - ${kubeBinary(name)}  # binary: Kubernetes ${k.version} linux/${k.binaries.arch} from ${k.binaries.source}, fetched and checked by up`,
+        );
+      }
+    }
+    writeFileAtomic(
+      join(dir, RENDER_MANIFEST),
+      `# every file kubeha up puts on ${host.spec.name}: mode, bytes, sha256, path\n${lines.join("\n")}\n`,
+      0o644,
+    );
+    out.push({ host: host.spec.name, ...counts });
+    ctx.report.host(
+      host.spec.name,
+      `${counts.written} files written, ${counts.secrets} secrets and ${counts.binaries} binaries listed only`,
+    );
+  }
+  return out;
+}
