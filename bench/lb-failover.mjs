@@ -95,7 +95,7 @@ try {
           ),
         );
         await sleep(1500);
-        if (fault === "apiserver SIGKILL") ssh(victim, "systemctl kill -s KILL kubeha-apiserver-standin");
+        if (fault === "apiserver SIGKILL") ssh(victim, "systemctl kill -s KILL kube-apiserver");
         else kubeha("lab", "kill", victim, "--dir", dir);
         for (const [name, failed] of await Promise.all(loops)) {
           const key = `${fault}|${mode}|${name}`;

@@ -3,19 +3,20 @@
  * path under `DIR/<host>/`, so an operator can review or version what kubeha
  * deploys. The PKI is brought in line with the spec in scratch, exactly as
  * `up` does (the state directory is not changed), and the binaries are
- * gathered the same way, except the Kubernetes release's, which are listed
- * and not fetched. Private keys, kubeconfigs and the Secrets
+ * gathered the same way, except downloads, which are listed and not
+ * fetched. Private keys, kubeconfigs and the Secrets
  * encryption key are left out unless `includeSecrets`; binaries are left
  * out. `DIR/<host>/.kubeha-render` lists every file with its mode, size and
  * SHA-256, and why one was left out.
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { etcdVersionOf } from "../binaries/etcd.js";
 import { CONTROL_PLANE_BINARIES } from "../binaries/kubernetes.js";
 import { InternalError, UsageError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/files.js";
 import { sha256 } from "../core/hash.js";
-import { kubeBinary } from "../core/host-paths.js";
+import { kubeBinary, UPLOADED_ETCD, UPLOADED_ETCDCTL } from "../core/host-paths.js";
 import { pkiDirOf } from "../core/state-dir.js";
 import { DeployContext, type DeployOptions, type Reporter } from "../deploy/context.js";
 import { desiredFiles } from "../deploy/desired.js";
@@ -87,7 +88,7 @@ export async function render(
   ctx.report.phase("Generate PKI in scratch and render every host's files");
   try {
     await prepareScratchPki(ctx);
-    const artifacts = await gatherArtifacts(ctx, { release: false });
+    const artifacts = await gatherArtifacts(ctx, { downloads: false });
     return writeHosts(ctx, artifacts, outDir, options);
   } finally {
     removeScratch(ctx);
@@ -125,13 +126,20 @@ function writeHosts(
         `${f.mode.toString(8).padStart(4, "0")} ${String(f.content.length).padStart(10)} ${sha256(f.content)} ${f.path}${why}`,
       );
     }
-    if (k.binaries.source !== "standin" && host.spec.roles.includes("controlplane")) {
-      for (const name of CONTROL_PLANE_BINARIES) {
-        counts.binaries++;
-        lines.push(
-          `0755          -                                                                - ${kubeBinary(name)}  # binary: Kubernetes ${k.version} linux/${k.binaries.arch} from ${k.binaries.source}, fetched and checked by up`,
-        );
-      }
+    const listed = (path: string, what: string) => {
+      counts.binaries++;
+      lines.push(
+        `0755 ${"-".padStart(10)} ${"-".padEnd(64)} ${path}  # binary: ${what}, fetched and checked by up`,
+      );
+    };
+    if (k.binaries.source === "download" && host.spec.roles.includes("controlplane")) {
+      for (const name of CONTROL_PLANE_BINARIES)
+        listed(kubeBinary(name), `Kubernetes ${k.version} linux/${k.binaries.arch} from download`);
+    }
+    const etcd = ctx.cluster.etcd.binaries;
+    if (etcd.source === "download" && host.spec.roles.includes("etcd")) {
+      for (const path of [UPLOADED_ETCD, UPLOADED_ETCDCTL])
+        listed(path, `etcd ${etcdVersionOf(etcd) ?? etcd.url}`);
     }
     writeFileAtomic(
       join(dir, RENDER_MANIFEST),

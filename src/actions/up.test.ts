@@ -31,6 +31,7 @@ function smallSpec() {
   spec.spec.hosts = spec.spec.hosts.slice(0, 4);
   delete spec.spec.ingress;
   spec.spec.kubernetes = { binaries: { source: "dir", path: releaseDir } };
+  spec.spec.etcd = { ...spec.spec.etcd, binaries: { source: "package" } };
   return spec;
 }
 
@@ -210,7 +211,7 @@ describe("kubeha up interrupted on scripted hosts", () => {
     const f = fakes();
     await up(cluster(), state, opts, quiet, f.connect);
     const spec = smallSpec();
-    spec.spec.etcd = { heartbeatMs: 100, electionMs: 1200 };
+    spec.spec.etcd = { ...spec.spec.etcd, heartbeatMs: 100, electionMs: 1200 };
     const slower = loadObject(spec);
     // the run dies right after cp1's new etcd unit is written, before any restart
     const cp1 = f.hosts.get("cp1") as FakeHost;
@@ -286,7 +287,7 @@ describe("kubeha up refusing a run", () => {
     const f = fakes();
     await up(cluster(), state, opts, quiet, f.connect);
     const spec = smallSpec();
-    spec.spec.etcd = { heartbeatMs: 100, electionMs: 1200 }; // every member's unit changes
+    spec.spec.etcd = { ...spec.spec.etcd, heartbeatMs: 100, electionMs: 1200 }; // every member's unit changes
     (f.hosts.get("cp2") as FakeHost).failOn(
       /^systemctl restart etcd$/,
       "Job for etcd.service failed because the control process exited with error code.",

@@ -23,6 +23,7 @@ import { EtcdMembers } from "../phases/etcd-members.js";
 import { GatherFacts } from "../phases/gather-facts.js";
 import { InstallEtcd } from "../phases/install-etcd.js";
 import { PreparePki } from "../phases/prepare-pki.js";
+import { ReportVersions } from "../phases/report-versions.js";
 import { SavePki } from "../phases/save-pki.js";
 import { StartEtcd } from "../phases/start-etcd.js";
 import { StartServices } from "../phases/start-services.js";
@@ -54,6 +55,7 @@ export const UP_PHASES: readonly Phase<DeployContext>[] = [
   WriteEtcdAccess,
   StartServices,
   VerifyApi,
+  ReportVersions,
 ];
 
 /** The SSH connector of real runs: keys pinned in the state directory. */

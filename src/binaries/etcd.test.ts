@@ -13,7 +13,7 @@ import { desiredFiles } from "../deploy/desired.js";
 import { generatePki } from "../pki/generate.js";
 import { scratch } from "../pki/pki-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
-import { etcdPrograms } from "./etcd.js";
+import { etcdPrograms, etcdVersionOf } from "./etcd.js";
 
 describe("etcd binaries", () => {
   const dir = scratch("etcd-bin");
@@ -35,7 +35,15 @@ describe("etcd binaries", () => {
     sha = createHash("sha256").update(readFileSync(tarball)).digest("hex");
     server = createServer((req, res) => {
       requests++;
-      if (req.url === "/etcd.tar.gz") res.end(readFileSync(tarball));
+      if (req.url === "/etcd.tar.gz" || req.url === "/releases/v3.4.23/etcd-v3.4.23-linux-amd64.tar.gz")
+        res.end(readFileSync(tarball));
+      else if (req.url === "/releases/v3.4.23/SHA256SUMS")
+        res.end(
+          `${"1".repeat(64)}  etcd-v3.4.23-linux-arm64.tar.gz\n${sha}  etcd-v3.4.23-linux-amd64.tar.gz\n`,
+        );
+      else if (req.url === "/bad/v3.4.23/SHA256SUMS")
+        res.end(`${"2".repeat(64)}  etcd-v3.4.23-linux-amd64.tar.gz\n`);
+      else if (req.url === "/bad/v3.4.23/etcd-v3.4.23-linux-amd64.tar.gz") res.end(readFileSync(tarball));
       else res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -68,7 +76,12 @@ describe("etcd binaries", () => {
 
   it("downloads, checks the SHA-256, caches in the state directory", async () => {
     const state = join(dir, "state");
-    const b = { source: "download" as const, url: `${base}/etcd.tar.gz`, sha256: sha };
+    const b = {
+      source: "download" as const,
+      url: `${base}/etcd.tar.gz`,
+      sha256: sha,
+      arch: "amd64" as const,
+    };
     assert.deepEqual(await etcdPrograms(b, { specDir: dir, stateDir: state }), expected());
     assert.ok(existsSync(join(state, "downloads", `etcd-${sha}.tar.gz`)));
     const before = requests;
@@ -81,7 +94,7 @@ describe("etcd binaries", () => {
     const wrong = "0".repeat(64);
     await assert.rejects(
       etcdPrograms(
-        { source: "download", url: `${base}/etcd.tar.gz`, sha256: wrong },
+        { source: "download", url: `${base}/etcd.tar.gz`, sha256: wrong, arch: "amd64" },
         { specDir: dir, stateDir: state },
       ),
       (err: unknown) => {
@@ -94,10 +107,38 @@ describe("etcd binaries", () => {
     assert.equal(existsSync(join(state, "downloads")), false, "nothing is cached");
     await assert.rejects(
       etcdPrograms(
-        { source: "download", url: `${base}/missing`, sha256: sha },
+        { source: "download", url: `${base}/missing`, sha256: sha, arch: "amd64" },
         { specDir: dir, stateDir: state },
       ),
       /HTTP 404/,
+    );
+  });
+
+  it("downloads a release by version from a mirror, checked against its published SHA256SUMS", async () => {
+    const state = join(dir, "state-release");
+    const b = {
+      source: "download" as const,
+      version: "v3.4.23",
+      mirror: `${base}/releases`,
+      arch: "amd64" as const,
+    };
+    assert.deepEqual(await etcdPrograms(b, { specDir: dir, stateDir: state }), expected());
+    assert.ok(existsSync(join(state, "downloads", `etcd-${sha}.tar.gz`)));
+    await assert.rejects(
+      etcdPrograms({ ...b, mirror: `${base}/bad` }, { specDir: dir, stateDir: join(dir, "state-bad-sums") }),
+      (err: unknown) =>
+        err instanceof ExpectedExit &&
+        err.code === "CHECKSUM_MISMATCH" &&
+        err.message.includes("its published SHA256SUMS say 2222"),
+    );
+    await assert.rejects(
+      etcdPrograms({ ...b, version: "v3.9.9" }, { specDir: dir, stateDir: join(dir, "state-missing") }),
+      /SHA256SUMS: HTTP 404/,
+    );
+    assert.equal(etcdVersionOf(b), "v3.4.23");
+    assert.equal(
+      etcdVersionOf({ source: "download", url: "https://x/etcd-v3.5.21-linux-amd64.tar.gz", arch: "amd64" }),
+      "v3.5.21",
     );
   });
 

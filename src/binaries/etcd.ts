@@ -1,12 +1,15 @@
 /**
  * etcd binaries for `source: dir` (a directory or a release tarball, the
- * air-gapped path) and `source: download` (fetched by the operator, checked
- * against the spec's SHA-256 before anything is uploaded, cached in the state
- * directory). `source: package` needs none: the hosts install Debian's.
+ * air-gapped path) and `source: download` (an upstream release by version,
+ * checked against its published SHA256SUMS, or a tarball URL checked against
+ * the spec's SHA-256; fetched by the operator before anything is uploaded,
+ * cached in the state directory). `source: package` needs none: the hosts
+ * install Debian's.
  */
 import { join, resolve } from "node:path";
+import { ExpectedExit } from "../core/errors.js";
 import type { EtcdBinaries } from "../spec/defaults.js";
-import { fetchVerified } from "./fetch.js";
+import { fetchVerified, get } from "./fetch.js";
 import { readPrograms } from "./programs.js";
 
 /** The two programs a member needs. */
@@ -33,10 +36,41 @@ export async function etcdPrograms(
       resolve(dirs.specDir, b.path),
       "point etcd.binaries.path at an etcd release directory or tarball",
     );
-  const cache = join(dirs.stateDir, "downloads", `etcd-${b.sha256}.tar.gz`);
-  await fetchVerified(b.url, b.sha256, cache, {
-    says: "the spec says",
-    hint: "check etcd.binaries.url and .sha256 against the release's published checksums, or use etcd.binaries.source: dir with a tarball you copied here",
+  const { url, sha256, says } = b.url
+    ? { url: b.url, sha256: b.sha256 ?? "", says: "the spec says" }
+    : await release(b.mirror ?? ETCD_RELEASES, b.version ?? "", b.arch, b.sha256);
+  const cache = join(dirs.stateDir, "downloads", `etcd-${sha256}.tar.gz`);
+  await fetchVerified(url, sha256, cache, {
+    says,
+    hint: b.url
+      ? "check etcd.binaries.url and .sha256 against the release's published checksums, or use etcd.binaries.source: dir with a tarball you copied here"
+      : "check etcd.binaries.version (and mirror), or use etcd.binaries.source: dir with a tarball you copied here",
   });
-  return programs(cache, "etcd.binaries.url should be an etcd release tarball");
+  return programs(cache, "etcd.binaries should name an etcd release tarball");
+}
+
+/** etcd's release downloads: BASE/VERSION/etcd-VERSION-linux-ARCH.tar.gz, with BASE/VERSION/SHA256SUMS beside. */
+export const ETCD_RELEASES = "https://github.com/etcd-io/etcd/releases/download";
+
+/** A release's tarball URL and its SHA-256: the spec's pin, or the release's published SHA256SUMS. */
+async function release(base: string, version: string, arch: string, pinned?: string) {
+  const name = `etcd-${version}-linux-${arch}.tar.gz`;
+  const dir = `${base.replace(/\/+$/, "")}/${version}`;
+  if (pinned) return { url: `${dir}/${name}`, sha256: pinned, says: "the spec says" };
+  const sums = (await get(`${dir}/SHA256SUMS`, `check that ${base} has etcd ${version}`)).toString();
+  const line = sums.split("\n").find((l) => l.trim().endsWith(` ${name}`) || l.trim().endsWith(`*${name}`));
+  const sha256 = line?.trim().split(/\s+/)[0] ?? "";
+  if (!/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new ExpectedExit(`${dir}/SHA256SUMS lists no SHA-256 for ${name}`, {
+      code: "CHECKSUM_MISMATCH",
+      hint: `check etcd.binaries.version and arch: ${version}, ${arch}`,
+    });
+  }
+  return { url: `${dir}/${name}`, sha256, says: "its published SHA256SUMS say" };
+}
+
+/** The etcd version a source installs, when it says: a release version, or one in a tarball URL's name. */
+export function etcdVersionOf(b: EtcdBinaries): string | undefined {
+  if (b.source !== "download") return undefined;
+  return b.version ?? /etcd-(v3\.\d+\.\d+)-/.exec(b.url ?? "")?.[1];
 }

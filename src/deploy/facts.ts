@@ -17,6 +17,8 @@ export interface HostFacts {
   readonly arch: string;
   readonly systemd: boolean;
   readonly etcdInstalled: boolean;
+  /** The installed etcd's version ("3.4.23"), when there is one. */
+  readonly etcdVersion?: string;
   /** Whether the etcd data directory holds a member. */
   readonly etcdHasData: boolean;
   /** The cluster the data belongs to, from its marker file. */
@@ -36,6 +38,7 @@ echo "codename=$VERSION_CODENAME"
 echo "arch=$(uname -m)"
 echo "systemd=$([ -d /run/systemd/system ] && echo yes || echo no)"
 echo "etcd=$(command -v etcd >/dev/null && echo yes || echo no)"
+echo "etcdversion=$(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p')"
 echo "data=$([ -d ${ETCD_DATA_DIR}/member ] && echo yes || echo no)"
 echo "marker=$(cat ${ETCD_CLUSTER_MARKER} 2>/dev/null)"
 echo "pending=$(ls ${PENDING_DIR} 2>/dev/null | tr '\\n' ' ')"
@@ -61,6 +64,7 @@ export async function gatherFacts(
     arch: kv.arch ?? "",
     systemd: kv.systemd === "yes",
     etcdInstalled: kv.etcd === "yes",
+    ...(kv.etcdversion && { etcdVersion: kv.etcdversion }),
     etcdHasData: kv.data === "yes",
     etcdClusterMarker: kv.marker || null,
     pending: (kv.pending ?? "").split(" ").filter(Boolean),

@@ -301,7 +301,8 @@ export class Lab {
         // LAN latency between lab hosts is tens of microseconds: etcd may elect faster than its WAN-safe
         // defaults, and its shortest lease (1.5 election timeouts, rounded up) becomes 1 s
         controlPlane: { endpoint: { mode: "vip", vip: t.apiVip, port: 6443, leaseTtlSeconds: 1 } },
-        etcd: { heartbeatMs: 50, electionMs: 500 },
+        // Debian's etcd package: no download in the lab (plan warns about its version)
+        etcd: { heartbeatMs: 50, electionMs: 500, binaries: { source: "package" } },
         ...(hasEdge && { ingress: { vip: t.ingressVip, ports: [80, 443] } }),
         kubernetes: { binaries: { source: "standin" } },
       },

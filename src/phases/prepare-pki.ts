@@ -31,14 +31,19 @@ export async function prepareScratchPki(ctx: DeployContext): Promise<void> {
   );
 }
 
-/** The executables hosts get: etcd's (unless packaged), the Kubernetes release's (unless stand-ins; `release: false` leaves them out), the host executable. */
-export async function gatherArtifacts(ctx: DeployContext, opts: { release: boolean }): Promise<Artifacts> {
+/**
+ * The executables hosts get: etcd's (unless packaged), the Kubernetes
+ * release's (unless stand-ins), the host executable. `downloads: false`
+ * leaves out what would be downloaded (render lists it instead).
+ */
+export async function gatherArtifacts(ctx: DeployContext, opts: { downloads: boolean }): Promise<Artifacts> {
   const dirs = { specDir: ctx.options.specDir, stateDir: ctx.stateDir };
-  const programs = await etcdPrograms(ctx.cluster.etcd.binaries, dirs);
+  const etcd = ctx.cluster.etcd.binaries;
+  const programs = etcd.source === "download" && !opts.downloads ? undefined : await etcdPrograms(etcd, dirs);
   if (programs) ctx.report.info(`etcd binaries from ${ctx.cluster.etcd.binaries.source}: ready to upload`);
   const k = ctx.cluster.kubernetes;
   let kubernetes: Map<string, Buffer> | undefined;
-  if (k.binaries.source !== "standin" && opts.release) {
+  if (k.binaries.source === "dir" || (k.binaries.source === "download" && opts.downloads)) {
     kubernetes = await kubernetesBinaries(
       k.binaries,
       { version: k.version, arch: k.binaries.arch, names: CONTROL_PLANE_BINARIES },
@@ -64,7 +69,7 @@ export const PreparePki: Phase<DeployContext> = {
   title: "Generate PKI and gather binaries",
   async run(ctx) {
     await prepareScratchPki(ctx);
-    const artifacts = await gatherArtifacts(ctx, { release: true });
+    const artifacts = await gatherArtifacts(ctx, { downloads: true });
     for (const host of ctx.hosts) host.desired = desiredFiles(ctx.cluster, host.spec, ctx.pkiDir, artifacts);
   },
   cleanup: removeScratch,

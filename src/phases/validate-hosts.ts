@@ -5,9 +5,11 @@
  * cluster where a member should run (kubeha never wipes it, and the likely
  * cause is the wrong state directory); no etcd member dropped from the spec
  * without --allow-member-removal, and none whose removal would lose quorum;
- * Kubernetes binaries of the controlplane hosts' architecture.
+ * Kubernetes binaries of the controlplane hosts' architecture; no etcd
+ * version jump a member's data cannot take.
  */
 import { dirname } from "node:path";
+import { etcdVersionOf } from "../binaries/etcd.js";
 import { HostError } from "../core/errors.js";
 import { ETCD_CLUSTER_MARKER, ETCD_DATA_DIR } from "../core/host-paths.js";
 import type { DeployContext, DeployHost } from "../deploy/context.js";
@@ -15,6 +17,31 @@ import { refuseRemoval, strangers } from "../deploy/etcd-cluster.js";
 import type { Phase } from "../deploy/runner.js";
 import { clusterMarker, statesWithMarker } from "../pki/fingerprint.js";
 import { isVipCandidate } from "../spec/vips.js";
+
+/**
+ * Why etcd cannot go from the installed version to the spec's on a member
+ * with data: etcd upgrades one minor version at a time and has no plain
+ * downgrade (the data would not be readable, or not safely).
+ */
+export function etcdVersionJump(installed: string | undefined, target: string | undefined) {
+  const minor = (v: string) => v.replace(/^v/, "").split(".").slice(0, 2).map(Number);
+  if (!installed || !target) return undefined;
+  const [a = 0, b = 0] = minor(installed);
+  const [c = 0, d = 0] = minor(target);
+  if (c !== a || d < b) {
+    return {
+      message: `etcd ${installed} runs here with data and the spec asks for ${target}: etcd has no such downgrade`,
+      hint: `keep etcd at ${a}.${b} or later (etcd.binaries), or restore the data from a snapshot taken with ${target}'s minor version`,
+    };
+  }
+  if (d > b + 1) {
+    return {
+      message: `etcd ${installed} runs here with data and the spec asks for ${target}: etcd upgrades one minor version at a time`,
+      hint: `upgrade to the latest v${a}.${b + 1}.x first (etcd.binaries: { source: download, version: v${a}.${b + 1}.N }), run up, then to ${target}`,
+    };
+  }
+  return undefined;
+}
 
 /** `uname -m` to the release's architecture names. */
 const UNAME_ARCH: Record<string, string> = { x86_64: "amd64", aarch64: "arm64" };
@@ -88,6 +115,13 @@ export const ValidateHosts: Phase<DeployContext> = {
             hint: `set kubernetes.binaries.arch: ${arch} (every controlplane host must share one architecture)`,
           },
         );
+      }
+      const jump = etcdVersionJump(
+        f.etcdHasData ? f.etcdVersion : undefined,
+        etcdVersionOf(ctx.cluster.etcd.binaries),
+      );
+      if (host.spec.roles.includes("etcd") && jump) {
+        throw new HostError(host.spec.name, ctx.phase, jump.message, { hint: jump.hint });
       }
       if (host.spec.roles.includes("etcd") && f.etcdHasData && f.etcdClusterMarker !== marker)
         throw foreignData(ctx, host, marker);

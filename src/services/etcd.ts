@@ -40,7 +40,11 @@ export const etcd: HostService = {
         : []),
       {
         path: unitPath(Unit.etcd),
-        content: renderEtcdUnit(cluster, host, uploaded ? UPLOADED_ETCD : PACKAGED_ETCD),
+        content: renderEtcdUnit(
+          cluster,
+          host,
+          cluster.etcd.binaries.source === "package" ? PACKAGED_ETCD : UPLOADED_ETCD,
+        ),
         mode: 0o644,
       },
     ];

@@ -77,7 +77,19 @@ export interface ComponentSettings {
 export type EtcdBinaries =
   | { readonly source: "package" }
   | { readonly source: "dir"; readonly path: string }
-  | { readonly source: "download"; readonly url: string; readonly sha256: string };
+  | {
+      readonly source: "download";
+      /** An upstream release (its URL and published checksum follow), or ... */
+      readonly version?: string;
+      readonly mirror?: string;
+      /** ... a tarball's URL with its SHA-256 (spec/rules.ts: one or the other). */
+      readonly url?: string;
+      readonly sha256?: string;
+      readonly arch: Arch;
+    };
+
+/** The etcd release real clusters get unless the spec says otherwise: the 3.6 line Kubernetes v1.34 is tested with. */
+export const DEFAULT_ETCD_VERSION = "v3.6.5";
 
 /** The complete cluster model every later stage works from. */
 export interface Cluster {
@@ -181,7 +193,7 @@ export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly numb
     etcd: {
       heartbeatMs: s.etcd?.heartbeatMs ?? DEFAULTS.etcd.heartbeatMs,
       electionMs: s.etcd?.electionMs ?? DEFAULTS.etcd.electionMs,
-      binaries: s.etcd?.binaries ?? { source: "package" },
+      binaries: etcdBinariesWithDefaults(s.etcd?.binaries),
     },
     ...(s.ingress && {
       ingress: {
@@ -203,4 +215,11 @@ export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly numb
 function binariesWithDefaults(b: NonNullable<ClusterSpecInput["spec"]["kubernetes"]>["binaries"]): Binaries {
   if (!b) return { source: "download", arch: "amd64" };
   return b.source === "standin" ? b : { ...b, arch: b.arch ?? "amd64" };
+}
+
+function etcdBinariesWithDefaults(
+  b: NonNullable<ClusterSpecInput["spec"]["etcd"]>["binaries"],
+): EtcdBinaries {
+  if (!b) return { source: "download", version: DEFAULT_ETCD_VERSION, arch: "amd64" };
+  return b.source === "download" ? { ...b, arch: b.arch ?? "amd64" } : b;
 }

@@ -42,7 +42,11 @@ describe("spec loading", () => {
     const { cluster } = loadObject(baseSpec());
     assert.equal(cluster.network.podCidr, "10.42.0.0/16");
     assert.equal(cluster.network.serviceCidr, "10.43.0.0/16");
-    assert.deepEqual(cluster.etcd, { heartbeatMs: 100, electionMs: 1000, binaries: { source: "package" } });
+    assert.deepEqual(cluster.etcd, {
+      heartbeatMs: 100,
+      electionMs: 1000,
+      binaries: { source: "download", version: "v3.6.5", arch: "amd64" },
+    });
     assert.deepEqual(cluster.controlPlane.endpoint, {
       mode: "vip",
       vip: "192.168.61.100",

@@ -198,6 +198,31 @@ const networksApart: Rule = {
   },
 };
 
+/** A download names a release, or a URL with its SHA-256; Debian's package gets a warning. */
+const etcdBinaries: Rule = {
+  reads: [ETCD],
+  check(cluster) {
+    const b = cluster.etcd.binaries;
+    const path = [...ETCD, "binaries"];
+    if (b.source === "package") {
+      return [
+        warning(
+          path,
+          "Debian 12's etcd is 3.4.23: Kubernetes v1.34 is tested with etcd 3.5/3.6, and 3.4.23 lets any authenticated user (here also the agents' least-privileged certificate) list the keys under a lease (CVE-2023-32082, fixed in 3.4.26); fine for the lab, use source: download on real machines",
+        ),
+      ];
+    }
+    if (b.source !== "download") return [];
+    if (b.version && b.url) return [error(path, "give version or url, not both")];
+    if (!b.version && !b.url)
+      return [error(path, "a download needs a version (v3.6.5) or a url with its sha256")];
+    if (b.url && !b.sha256) return [error([...path, "sha256"], "a url needs the tarball's sha256")];
+    if (b.url && b.mirror)
+      return [error([...path, "mirror"], "mirror goes with version; a url is used as it is")];
+    return [];
+  },
+};
+
 const etcdTimings: Rule = {
   reads: [ETCD],
   check(cluster) {
@@ -294,6 +319,7 @@ export const SPEC_RULES: readonly Rule[] = [
   ingressEdge,
   networksApart,
   etcdTimings,
+  etcdBinaries,
   vipLease,
   pkiLifetimes,
   kubernetesFlags,

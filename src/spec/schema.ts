@@ -230,16 +230,39 @@ export const ClusterSpecSchema = z
                 }),
                 z.strictObject({
                   source: z.literal("download"),
-                  url: z.string().regex(/^https?:\/\//, { error: "must be an http(s) URL" }),
+                  version: z
+                    .string()
+                    .regex(/^v3\.\d+\.\d+$/, { error: "must look like v3.6.5" })
+                    .optional()
+                    .describe("An upstream etcd release, checked against its published SHA256SUMS"),
+                  mirror: z
+                    .string()
+                    .regex(/^https?:\/\//, { error: "must be an http(s) URL" })
+                    .optional()
+                    .describe(
+                      "Base URL with the release page's layout (default https://github.com/etcd-io/etcd/releases/download)",
+                    ),
+                  url: z
+                    .string()
+                    .regex(/^https?:\/\//, { error: "must be an http(s) URL" })
+                    .optional()
+                    .describe("A release tarball's URL, instead of version (then sha256 is required)"),
                   sha256: z
                     .string()
-                    .regex(/^[0-9a-f]{64}$/, { error: "must be the tarball's SHA-256, 64 hex digits" }),
+                    .regex(/^[0-9a-f]{64}$/, { error: "must be the tarball's SHA-256, 64 hex digits" })
+                    .optional(),
+                  arch,
                 }),
               ],
-              { error: 'source must be "package", "dir" (with a path) or "download" (with url and sha256)' },
+              {
+                error:
+                  'source must be "package", "dir" (with a path) or "download" (with a version, or url and sha256)',
+              },
             )
             .optional()
-            .describe("Where etcd comes from (default: the distribution's package)"),
+            .describe(
+              "Where etcd comes from (default: the upstream release v3.6.5, downloaded and checked; package: Debian's 3.4, for the lab)",
+            ),
         })
         .optional()
         .describe("etcd timings"),

@@ -35,7 +35,7 @@ import { NamedFiles } from "./files.js";
 
 const READ_TIMEOUT_MS = 2000;
 /** After the shutdown delay: how long requests in flight may finish. */
-const DRAIN_MS = 5000;
+const DRAIN_MS = 2000;
 const HEDGE_MS = 150;
 
 /**
@@ -111,6 +111,7 @@ export async function startApiserverStandin(cl: CommandLine): Promise<RunningSta
   if (auditLog && auditLog !== "-") mkdirSync(dirname(auditLog), { recursive: true, mode: 0o700 });
   const sockets = new Set<Socket>();
   const watches = new Set<ServerResponse>();
+  let inflight = 0;
   let shuttingDown = false;
   const [major, minor] = cl.version.replace(/^v/, "").split(".");
   const advertised = `${flag("advertise-address", flag("bind-address"))}:${flag("secure-port", "6443")}`;
@@ -124,6 +125,8 @@ export async function startApiserverStandin(cl: CommandLine): Promise<RunningSta
       rejectUnauthorized: false,
     },
     async (req, res) => {
+      inflight++;
+      res.once("close", () => inflight--);
       res.setHeader("X-Kubeha-Standin", "true");
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       const socket = req.socket as TLSSocket;
@@ -206,11 +209,11 @@ export async function startApiserverStandin(cl: CommandLine): Promise<RunningSta
     shutdown: async () => {
       shuttingDown = true;
       await sleep(shutdownDelayMs);
-      // then like the real one: no new connections, watches ended, requests in flight finish, idle ones closed
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // then like the real one: no new connections, watches ended, requests in flight finish, the rest closed
+      server.close();
       for (const w of watches) w.end();
-      server.closeIdleConnections();
-      await Promise.race([closed, sleep(DRAIN_MS)]);
+      const until = Date.now() + DRAIN_MS;
+      while (inflight > 0 && Date.now() < until) await sleep(20);
       for (const s of sockets) s.destroy();
       etcd.close();
     },

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// A rolling change of the control plane under load, on real lab hosts: `kubeha up`
+// with a changed kube-apiserver flag restarts cp1..cp3 one at a time, each ready
+// again and back in every load balancer before the next. Meanwhile bounded client
+// loops request /version (a new connection per request, and keep-alive) through
+// w1's node-local proxy (the kubeha agent, 127.0.0.1:6443), through HAProxy as in
+// kubeadm's HA sample (option httpchk GET /healthz, default inter/fall/rise;
+// 127.0.0.1:7443) and nginx stream as RKE's nginx-proxy (no active checks;
+// 127.0.0.1:8443), all on w1 in front of the same apiservers, and from this
+// machine through the API VIP. Prints failed requests per path and trial.
+// Run as root: npm run build && node bench/rolling.mjs [trials]
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { bin, kubeha, median, sleep } from "./common.mjs";
+
+const trials = Number(process.argv[2] ?? 3);
+const work = mkdtempSync("/var/tmp/kubeha-bench-rolling-");
+const dir = join(work, "lab");
+const CIDR = "192.168.236";
+const cps = ["cp1", "cp2", "cp3"];
+const addr = (h) => `${CIDR}.${11 + cps.indexOf(h)}`;
+const LOOP_SECONDS = 60;
+
+const ssh = (host, cmd) => kubeha("lab", "ssh", host, "--dir", dir, "--", cmd);
+const shellAsync = (argv) =>
+  new Promise((resolve) => {
+    const p = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.once("exit", () => resolve(out));
+  });
+const sshAsync = (host, cmd) =>
+  shellAsync([process.execPath, bin, "lab", "ssh", host, "--dir", dir, "--", cmd]);
+
+const haproxyCfg = `global
+  maxconn 4000
+defaults
+  mode tcp
+  retries 1
+  timeout connect 10s
+  timeout client 20s
+  timeout server 20s
+frontend apiserver
+  bind 127.0.0.1:7443
+  default_backend apiserverbackend
+backend apiserverbackend
+  option httpchk GET /healthz
+  http-check expect status 200
+  balance roundrobin
+${cps.map((h) => `  server ${h} ${addr(h)}:6443 check check-ssl verify none`).join("\n")}
+`;
+const nginxCfg = `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes auto; pid /run/nginx-proxy.pid;
+events { worker_connections 1024; }
+stream {
+  upstream kube_apiserver { ${cps.map((h) => `server ${addr(h)}:6443;`).join(" ")} }
+  server { listen 127.0.0.1:8443; proxy_pass kube_apiserver; proxy_timeout 30; proxy_connect_timeout 2s; }
+}
+`;
+
+const PORTS = { kubeha: 6443, haproxy: 7443, nginx: 8443 };
+// time-bounded loops printing "ok failed": a new connection per request, or keep-alive (curl reuses one connection for its URLs)
+const loop = (cacert, url, mode) => {
+  const curl = `curl -s -m 5 --cacert ${cacert}`;
+  const once =
+    mode === "new connection"
+      ? `c=$(${curl} -o /dev/null -w '%{http_code}' ${url}); [ "$c" = 200 ] && o=$((o+1)) || f=$((f+1)); sleep 0.01`
+      : `r=$(${curl} -w '%{http_code}\\n' $(for i in $(seq 200); do printf -- '-o /dev/null ${url} '; done)); o=$((o+$(echo "$r" | grep -c '^200$'))); f=$((f+$(echo "$r" | grep -vc '^200$')))`;
+  return `o=0; f=0; end=$(( $(date +%s) + ${LOOP_SECONDS} )); while [ $(date +%s) -lt $end ] && [ ! -e /tmp/kubeha-bench-stop ]; do ${once}; done; echo "$o $f"`;
+};
+
+const results = {};
+const seconds = [];
+let round = 0;
+try {
+  const labSpec = join(work, "lab.yaml");
+  writeFileSync(
+    labSpec,
+    `apiVersion: kubeha/v1alpha1\nkind: Lab\nspec:\n  cidr: ${CIDR}.0/24\n  hosts:\n${cps.map((h) => `    - { name: ${h}, roles: [controlplane, etcd] }\n`).join("")}    - { name: w1, roles: [worker] }\n`,
+  );
+  kubeha("lab", "up", "-f", labSpec, "--dir", dir);
+  const specFile = join(dir, "cluster.yaml");
+  const spec = parse(readFileSync(specFile, "utf8"));
+  const vip = spec.spec.controlPlane.endpoint.vip;
+  kubeha("up", "-f", specFile);
+  const state = join(dir, `${spec.metadata.name}.kubeha`);
+  ssh(
+    "w1",
+    `cat > /etc/haproxy/haproxy.cfg <<'EOF2'\n${haproxyCfg}EOF2\nsystemctl restart haproxy </dev/null >/dev/null 2>&1`,
+  );
+  ssh(
+    "w1",
+    `cat > /etc/nginx/nginx-proxy.conf <<'EOF2'\n${nginxCfg}EOF2\nnginx -c /etc/nginx/nginx-proxy.conf </dev/null >/dev/null 2>&1`,
+  );
+  await sleep(3000);
+  for (let t = 0; t < trials; t++) {
+    for (const mode of ["new connection", "keep-alive"]) {
+      round++;
+      spec.spec.kubernetes = {
+        ...spec.spec.kubernetes,
+        apiserver: { extraArgs: { "audit-log-maxage": String(20 + round) } },
+      };
+      writeFileSync(specFile, stringify(spec));
+      ssh("w1", "rm -f /tmp/kubeha-bench-stop");
+      rmSync("/tmp/kubeha-bench-stop", { force: true });
+      const loops = [
+        ...Object.entries(PORTS).map(([name, port]) =>
+          sshAsync("w1", loop("/etc/kubernetes/pki/ca.crt", `https://127.0.0.1:${port}/version`, mode)).then(
+            (out) => [name, out],
+          ),
+        ),
+        shellAsync(["sh", "-c", loop(join(state, "pki/ca.crt"), `https://${vip}:6443/version`, mode)]).then(
+          (out) => ["VIP", out],
+        ),
+      ];
+      await sleep(1500);
+      const t0 = performance.now();
+      const out = kubeha("up", "-f", specFile);
+      seconds.push((performance.now() - t0) / 1000);
+      if ((out.match(/restart kube-apiserver/g) ?? []).length !== 3)
+        throw new Error(`expected 3 apiserver restarts:\n${out}`);
+      await sleep(1500);
+      ssh("w1", "touch /tmp/kubeha-bench-stop");
+      writeFileSync("/tmp/kubeha-bench-stop", "");
+      for (const [name, text] of await Promise.all(loops)) {
+        const [ok, failed] = text.trim().split("\n").at(-1).split(" ").map(Number);
+        const key = `${mode}|${name}`;
+        results[key] = [...(results[key] ?? []), { ok, failed }];
+      }
+    }
+  }
+} finally {
+  rmSync("/tmp/kubeha-bench-stop", { force: true });
+  spawnSync(process.execPath, [bin, "lab", "down", "--dir", dir], { stdio: "ignore" });
+  rmSync(work, { recursive: true, force: true });
+}
+console.log(
+  `rolling restart of 3 apiservers (kubeha up, one flag changed), ${trials} trials per client kind; up took median ${median(seconds).toFixed(1)} s`,
+);
+console.log("failed/answered requests per trial");
+console.log("client           kubeha VIP         w1 kubeha proxy    w1 HAProxy (kubeadm)  w1 nginx (RKE)");
+for (const mode of ["new connection", "keep-alive"]) {
+  const cell = (name) =>
+    (results[`${mode}|${name}`] ?? [])
+      .map((r) => `${r.failed}/${r.ok + r.failed}`)
+      .join(" ")
+      .padEnd(18);
+  console.log(`${mode.padEnd(16)} ${cell("VIP")} ${cell("kubeha")} ${cell("haproxy")}    ${cell("nginx")}`);
+}
