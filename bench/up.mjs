@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Times `kubeha up` (etcd layer) on a fresh 3-host lab (3 controlplane+etcd)
-// and the no-op re-run, through the real CLI over SSH. Each round uses a new
-// lab, so "fresh" really is fresh. Run as root: npm run build && node bench/up.mjs [rounds]
+// Times `kubeha up` on a fresh default lab (7 hosts: cp1..cp3 controlplane+etcd
+// with the control plane, w1..w2, edge1..edge2) and the no-op re-run, through
+// the real CLI over SSH. Each round
+// uses a new lab, so "fresh" really is fresh.
+// Run as root: npm run build && node bench/up.mjs [rounds]
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { bin, median } from "./common.mjs";
 
@@ -21,14 +23,8 @@ const noop = [];
 for (let i = 0; i < rounds; i++) {
   const work = mkdtempSync("/var/tmp/kubeha-bench-up-");
   const dir = join(work, "lab");
-  const labSpec = join(work, "lab.yaml");
-  writeFileSync(
-    labSpec,
-    "apiVersion: kubeha/v1alpha1\nkind: Lab\nspec:\n  cidr: 192.168.233.0/24\n  hosts:\n" +
-      ["cp1", "cp2", "cp3"].map((n) => `    - { name: ${n}, roles: [controlplane, etcd] }\n`).join(""),
-  );
   try {
-    kubeha(["lab", "up", "-f", labSpec, "--dir", dir]);
+    kubeha(["lab", "up", "--dir", dir]);
     const spec = join(dir, "cluster.yaml");
     const first = kubeha(["up", "-f", spec]);
     const second = kubeha(["up", "-f", spec]);
@@ -40,7 +36,7 @@ for (let i = 0; i < rounds; i++) {
     rmSync(work, { recursive: true, force: true });
   }
 }
-console.log(`kubeha up (etcd layer), 3-member lab, ${rounds} rounds, ${process.version}`);
+console.log(`kubeha up, default 7-host lab with the control plane, ${rounds} rounds, ${process.version}`);
 console.log(
   `  fresh lab           median ${median(fresh).toFixed(1)} s   [${fresh.map((s) => s.toFixed(1)).join(", ")}]`,
 );

@@ -11,6 +11,7 @@
  * the ones it has may finish there for `drainMs` (the apiserver closes them
  * itself when its delay ends), so no request in flight is cut.
  */
+import { Agent } from "node:https";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { splitHostPort } from "../../core/ip.js";
 import type { FrontendConfig } from "../config.js";
@@ -32,6 +33,7 @@ export class Frontend {
   private server: Server | undefined;
   private readonly timers = new Map<Backend, NodeJS.Timeout>();
   private readonly drains = new Set<NodeJS.Timeout>();
+  private readonly checkAgents = new Map<Backend, Agent>();
   private readonly tls: ReturnType<typeof checkTls>;
   private readonly onEvent: (e: FrontendEvent) => void;
   /** Clients refused because every backend failed. */
@@ -72,6 +74,8 @@ export class Frontend {
     for (const t of [...this.timers.values(), ...this.drains]) clearTimeout(t);
     this.timers.clear();
     this.drains.clear();
+    for (const a of this.checkAgents.values()) a.destroy();
+    this.checkAgents.clear();
     for (const b of this.backends) for (const s of b.sessions) s.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
@@ -99,9 +103,15 @@ export class Frontend {
   }
 
   private watch(b: Backend): void {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    this.checkAgents.set(b, agent);
     const tick = async () => {
-      const result = await checkOnce(b, this.config.check, this.tls);
-      if (b.removed || !this.timers.has(b)) return;
+      const result = await checkOnce(b, this.config.check, this.tls, agent);
+      if (b.removed || !this.timers.has(b)) {
+        agent.destroy();
+        this.checkAgents.delete(b);
+        return;
+      }
       const changed = record(b, result === "ok", this.config.check);
       // a backend that answers "not ready" is draining: its sessions may finish there; a silent one's are cut
       if (changed === "down" && result === "unready") this.drain(b);

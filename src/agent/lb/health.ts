@@ -5,7 +5,7 @@
  * against the cluster CA: a wrong server is as bad as a dead one.
  */
 import { readFileSync } from "node:fs";
-import { request } from "node:https";
+import { type Agent, request } from "node:https";
 import { connect } from "node:net";
 import type { HealthCheckConfig } from "../config.js";
 import type { Backend } from "./backend.js";
@@ -17,11 +17,17 @@ import type { Backend } from "./backend.js";
  */
 export type CheckResult = "ok" | "unready" | "failed";
 
-/** One check of one backend. */
+/**
+ * One check of one backend. HTTPS checks go over `agent`, one kept-alive
+ * connection per backend (a new TLS handshake every check would cost the
+ * apiservers more than the checks themselves); a check that times out or
+ * fails destroys its connection, so the next one connects anew.
+ */
 export function checkOnce(
   backend: Backend,
   check: HealthCheckConfig,
   tls: { ca?: Buffer; cert?: Buffer; key?: Buffer },
+  agent?: Agent,
 ): Promise<CheckResult> {
   return new Promise((resolve) => {
     let settled = false;
@@ -47,13 +53,23 @@ export function checkOnce(
       return;
     }
     req = request(
-      { host: backend.host, port: backend.port, path: check.path, method: "GET", agent: false, ...tls },
+      {
+        host: backend.host,
+        port: backend.port,
+        path: check.path,
+        method: "GET",
+        agent: agent ?? false,
+        ...tls,
+      },
       (res) => {
         res.resume();
         done(res.statusCode === 200 ? "ok" : "unready");
       },
     );
-    req.once("error", () => done("failed"));
+    req.once("error", () => {
+      req?.destroy();
+      done("failed");
+    });
     req.end();
   });
 }
