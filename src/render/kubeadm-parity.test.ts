@@ -78,7 +78,7 @@ function kubeadmFlags(): Map<Component, Map<string, string>> {
     } else if (names.length > 1 && cell.includes(", ")) {
       values = cell.split(", ").map((v) => (PLACEHOLDERS[v] as string | undefined) ?? v);
     } else values = names.map(() => cell);
-    names.forEach((n, i) => current?.set(n, values[i] ?? ""));
+    for (const [i, n] of names.entries()) current.set(n, values[i] ?? "");
   }
   return out;
 }
