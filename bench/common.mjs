@@ -1,5 +1,5 @@
 // What the benchmarks share: the CLI, a sleep and the statistics they print.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 
 export const bin = new URL("../bin/kubeha.js", import.meta.url).pathname;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -13,4 +13,65 @@ export function kubeha(...args) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`kubeha ${args.join(" ")} failed:\n${r.stderr}${r.stdout}`);
   return r.stdout;
+}
+
+/** The peers' local API proxies on a worker, in front of `apiservers` (ADDRESS:PORT): HAProxy as in kubeadm's HA sample on 127.0.0.1:7443, nginx stream as RKE's nginx-proxy on 127.0.0.1:8443. */
+export function peerProxyConfigs(apiservers) {
+  const haproxy = `global
+  maxconn 4000
+defaults
+  mode tcp
+  log global
+  option tcplog
+  retries 1
+  timeout connect 10s
+  timeout client 20s
+  timeout server 20s
+frontend apiserver
+  bind 127.0.0.1:7443
+  default_backend apiserverbackend
+backend apiserverbackend
+  option httpchk GET /healthz
+  http-check expect status 200
+  balance roundrobin
+${apiservers.map((a, i) => `  server cp${i + 1} ${a} check check-ssl verify none`).join("\n")}
+`;
+  const nginx = `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes auto; pid /run/nginx-proxy.pid;
+events { worker_connections 1024; }
+stream {
+  upstream kube_apiserver { ${apiservers.map((a) => `server ${a};`).join(" ")} }
+  server { listen 127.0.0.1:8443; proxy_pass kube_apiserver; proxy_timeout 30; proxy_connect_timeout 2s; }
+}
+`;
+  return { haproxy, nginx };
+}
+
+/** Installs and starts the peers' proxies on lab host `host` with `ssh(host, command)`. */
+export function startPeerProxies(ssh, host, apiservers) {
+  const { haproxy, nginx } = peerProxyConfigs(apiservers);
+  ssh(
+    host,
+    `cat > /etc/haproxy/haproxy.cfg <<'EOF2'\n${haproxy}EOF2\nsystemctl restart haproxy </dev/null >/dev/null 2>&1`,
+  );
+  ssh(
+    host,
+    `cat > /etc/nginx/nginx-proxy.conf <<'EOF2'\n${nginx}EOF2\nnginx -c /etc/nginx/nginx-proxy.conf </dev/null >/dev/null 2>&1`,
+  );
+}
+
+/** A lab's `ssh` (output, throws on failure) and `sshAsync` (resolves with the output) for `kubeha lab ssh`. */
+export function labShell(dir) {
+  return {
+    ssh: (host, cmd) => kubeha("lab", "ssh", host, "--dir", dir, "--", cmd),
+    sshAsync: (host, cmd) =>
+      new Promise((resolve) => {
+        const p = spawn(process.execPath, [bin, "lab", "ssh", host, "--dir", dir, "--", cmd], {
+          stdio: ["ignore", "pipe", "inherit"],
+        });
+        let out = "";
+        p.stdout.on("data", (d) => (out += d));
+        p.once("exit", () => resolve(out));
+      }),
+  };
 }

@@ -7,10 +7,10 @@
 // all three at once (a new connection per request, and keep-alive), one
 // stand-in is killed with SIGKILL, or its whole host is powered off. Prints
 // failed requests per proxy. Run as root: npm run build && node bench/lb-failover.mjs [trials]
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bin, kubeha, sleep } from "./common.mjs";
+import { bin, kubeha, labShell, sleep, startPeerProxies } from "./common.mjs";
 
 const trials = Number(process.argv[2] ?? 3);
 const work = mkdtempSync("/var/tmp/kubeha-bench-failover-");
@@ -19,44 +19,7 @@ const CIDR = "192.168.235";
 const cps = ["cp1", "cp2", "cp3"];
 const addr = (h) => `${CIDR}.${11 + cps.indexOf(h)}`;
 
-const ssh = (host, cmd) => kubeha("lab", "ssh", host, "--dir", dir, "--", cmd);
-const sshAsync = (host, cmd) =>
-  new Promise((resolve) => {
-    const p = spawn(process.execPath, [bin, "lab", "ssh", host, "--dir", dir, "--", cmd], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.once("exit", () => resolve(out));
-  });
-
-const haproxyCfg = `global
-  maxconn 4000
-defaults
-  mode tcp
-  log global
-  option tcplog
-  retries 1
-  timeout connect 10s
-  timeout client 20s
-  timeout server 20s
-frontend apiserver
-  bind 127.0.0.1:7443
-  default_backend apiserverbackend
-backend apiserverbackend
-  option httpchk GET /healthz
-  http-check expect status 200
-  balance roundrobin
-${cps.map((h) => `  server ${h} ${addr(h)}:6443 check check-ssl verify none`).join("\n")}
-`;
-const nginxCfg = `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-worker_processes auto; pid /run/nginx-proxy.pid;
-events { worker_connections 1024; }
-stream {
-  upstream kube_apiserver { ${cps.map((h) => `server ${addr(h)}:6443;`).join(" ")} }
-  server { listen 127.0.0.1:8443; proxy_pass kube_apiserver; proxy_timeout 30; proxy_connect_timeout 2s; }
-}
-`;
+const { ssh, sshAsync } = labShell(dir);
 
 const PORTS = { kubeha: 6443, haproxy: 7443, nginx: 8443 };
 const CURL = "curl -s -m 5 --cacert /etc/kubernetes/pki/ca.crt";
@@ -76,13 +39,10 @@ try {
   );
   kubeha("lab", "up", "-f", labSpec, "--dir", dir);
   kubeha("up", "-f", join(dir, "cluster.yaml"));
-  ssh(
+  startPeerProxies(
+    ssh,
     "w1",
-    `cat > /etc/haproxy/haproxy.cfg <<'EOF2'\n${haproxyCfg}EOF2\nsystemctl restart haproxy </dev/null >/dev/null 2>&1`,
-  );
-  ssh(
-    "w1",
-    `cat > /etc/nginx/nginx-proxy.conf <<'EOF2'\n${nginxCfg}EOF2\nnginx -c /etc/nginx/nginx-proxy.conf </dev/null >/dev/null 2>&1`,
+    cps.map((h) => `${addr(h)}:6443`),
   );
   await sleep(3000);
   for (const fault of ["apiserver SIGKILL", "host power-off"]) {

@@ -13,7 +13,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { bin, kubeha, median, sleep } from "./common.mjs";
+import { bin, kubeha, labShell, median, sleep, startPeerProxies } from "./common.mjs";
 
 const trials = Number(process.argv[2] ?? 3);
 const work = mkdtempSync("/var/tmp/kubeha-bench-rolling-");
@@ -23,7 +23,8 @@ const cps = ["cp1", "cp2", "cp3"];
 const addr = (h) => `${CIDR}.${11 + cps.indexOf(h)}`;
 const LOOP_SECONDS = 60;
 
-const ssh = (host, cmd) => kubeha("lab", "ssh", host, "--dir", dir, "--", cmd);
+const { ssh, sshAsync } = labShell(dir);
+/** Runs `argv` on this machine; resolves with its output. */
 const shellAsync = (argv) =>
   new Promise((resolve) => {
     const p = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
@@ -31,34 +32,6 @@ const shellAsync = (argv) =>
     p.stdout.on("data", (d) => (out += d));
     p.once("exit", () => resolve(out));
   });
-const sshAsync = (host, cmd) =>
-  shellAsync([process.execPath, bin, "lab", "ssh", host, "--dir", dir, "--", cmd]);
-
-const haproxyCfg = `global
-  maxconn 4000
-defaults
-  mode tcp
-  retries 1
-  timeout connect 10s
-  timeout client 20s
-  timeout server 20s
-frontend apiserver
-  bind 127.0.0.1:7443
-  default_backend apiserverbackend
-backend apiserverbackend
-  option httpchk GET /healthz
-  http-check expect status 200
-  balance roundrobin
-${cps.map((h) => `  server ${h} ${addr(h)}:6443 check check-ssl verify none`).join("\n")}
-`;
-const nginxCfg = `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-worker_processes auto; pid /run/nginx-proxy.pid;
-events { worker_connections 1024; }
-stream {
-  upstream kube_apiserver { ${cps.map((h) => `server ${addr(h)}:6443;`).join(" ")} }
-  server { listen 127.0.0.1:8443; proxy_pass kube_apiserver; proxy_timeout 30; proxy_connect_timeout 2s; }
-}
-`;
 
 const PORTS = { kubeha: 6443, haproxy: 7443, nginx: 8443 };
 // time-bounded loops printing "ok failed": a new connection per request, or keep-alive (curl reuses one connection for its URLs)
@@ -86,13 +59,10 @@ try {
   const vip = spec.spec.controlPlane.endpoint.vip;
   kubeha("up", "-f", specFile);
   const state = join(dir, `${spec.metadata.name}.kubeha`);
-  ssh(
+  startPeerProxies(
+    ssh,
     "w1",
-    `cat > /etc/haproxy/haproxy.cfg <<'EOF2'\n${haproxyCfg}EOF2\nsystemctl restart haproxy </dev/null >/dev/null 2>&1`,
-  );
-  ssh(
-    "w1",
-    `cat > /etc/nginx/nginx-proxy.conf <<'EOF2'\n${nginxCfg}EOF2\nnginx -c /etc/nginx/nginx-proxy.conf </dev/null >/dev/null 2>&1`,
+    cps.map((h) => `${addr(h)}:6443`),
   );
   await sleep(3000);
   for (let t = 0; t < trials; t++) {

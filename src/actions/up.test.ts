@@ -152,6 +152,19 @@ describe("kubeha up on scripted hosts", () => {
       false,
       "workers get no etcd keys",
     );
+    // the control plane from the release directory, on controlplane hosts only
+    for (const name of CONTROL_PLANE_BINARIES) {
+      assert.deepEqual(
+        real.hosts.get("cp2")?.files.get(`/usr/local/bin/${name}`)?.content,
+        readFileSync(join(releaseDir, name)),
+      );
+      assert.equal(real.hosts.get("w1")?.files.has(`/usr/local/bin/${name}`), false);
+    }
+    assert.match(
+      real.hosts.get("cp2")?.files.get(unitPath(Unit.apiserver))?.content.toString() ?? "",
+      /ExecStart=\/usr\/local\/bin\/kube-apiserver \\\n {2}--advertise-address=192\.168\.61\.12 /,
+    );
+    assert.ok(done.changes.some((c) => c.host === "cp3" && c.what === "start kube-scheduler"));
   });
 
   it("changes no file on a second run", async () => {

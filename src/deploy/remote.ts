@@ -1,6 +1,6 @@
 /** File and service operations on a host, each one command over the transport. */
 import { gzipSync } from "node:zlib";
-import { HostError } from "../core/errors.js";
+import { HostError, InternalError } from "../core/errors.js";
 import { sha256 } from "../core/hash.js";
 import { DIGEST_DIR, PENDING_DIR } from "../core/host-paths.js";
 import { shq } from "../core/shell.js";
@@ -34,7 +34,14 @@ const compressed = new WeakMap<Buffer, Buffer>();
 /** Where the digest of the file at `path` is recorded. */
 const digestFile = (path: string) => `${DIGEST_DIR}/${sha256(path).slice(0, 32)}`;
 
-/** The state of many files in one round trip; `verify` hashes every file, trusting no recorded digest. */
+/**
+ * The state of many files in one round trip and a handful of processes (a
+ * no-op `up` asks for every file kubeha manages on every host): one `stat`
+ * for all, one `sha256sum` for those without a digest record, the records
+ * read by the shell itself. A record that no longer matches its file's
+ * size, modification time and inode is not trusted: those few files are
+ * hashed in a second round trip. `verify` hashes every file.
+ */
 export async function statFiles(
   t: Transport,
   paths: readonly string[],
@@ -42,16 +49,44 @@ export async function statFiles(
 ): Promise<Map<string, RemoteFile>> {
   const out = new Map<string, RemoteFile>();
   if (paths.length === 0) return out;
+  if (paths.some((p) => p.includes("'") || p.includes("\n")))
+    throw new InternalError(`a managed path with a quote or newline: ${paths.join(", ")}`);
   const pairs = paths.flatMap((p) => [shq(p), shq(digestFile(p))]).join(" ");
-  const trusted = opts.verify
-    ? ""
-    : `[ -f "$d" ] && read -r size mtime inode sum < "$d" && [ "$size $mtime $inode" = "$id" ] && h=$sum; `;
-  const script = `set -- ${pairs}; while [ $# -gt 0 ]; do p=$1; d=$2; shift 2; if [ -f "$p" ]; then id=$(stat -c '%s %.9Y %i' "$p"); h=; ${trusted}[ -n "$h" ] || h=$(sha256sum < "$p" | cut -d' ' -f1); printf '%s %s %s\\n' "$h" "$(stat -c %a "$p")" "$p"; else printf -- '- - %s\\n' "$p"; fi; done`;
-  for (const line of (await must(t, script)).split("\n")) {
-    const [hash, mode, ...rest] = line.split(" ");
-    const path = rest.join(" ");
-    if (!path) continue;
-    out.set(path, hash === "-" ? null : { sha256: hash ?? "", mode: Number.parseInt(mode ?? "0", 8) });
+  const record = opts.verify ? "false" : `[ -f "$2" ] && read -r rec < "$2"`;
+  const script = `set -- ${pairs}; l=; while [ $# -gt 0 ]; do if [ -f "$1" ]; then if ${record}; then printf 'R %s %s\\n' "$rec" "$1"; else l="$l '$1'"; fi; fi; shift 2; done; stat -c 'S %a %s %.9Y %i %n' -- ${paths.map(shq).join(" ")} 2>/dev/null; [ -z "$l" ] || eval "sha256sum -- $l" | sed 's/^/H /'`;
+  const stats = new Map<string, { mode: number; id: string }>();
+  const records = new Map<string, string>();
+  const hashes = new Map<string, string>();
+  for (const line of (await t.exec(script)).stdout.split("\n")) {
+    const [kind, ...f] = line.split(" ");
+    if (kind === "S" && f.length >= 5) {
+      stats.set(f.slice(4).join(" "), { mode: Number.parseInt(f[0] ?? "0", 8), id: f.slice(1, 4).join(" ") });
+    } else if (kind === "R" && f.length >= 5) {
+      records.set(f.slice(4).join(" "), `${f.slice(0, 3).join(" ")} ${f[3]}`);
+    } else if (kind === "H") {
+      const m = /^([0-9a-f]{64}) [ *](.*)$/.exec(f.join(" "));
+      if (m) hashes.set(m[2] ?? "", m[1] ?? "");
+    }
+  }
+  // a record is trusted while the file's size, modification time and inode are what they were
+  const stale: string[] = [];
+  for (const [path, st] of stats) {
+    const rec = records.get(path);
+    if (hashes.has(path) || !rec) continue;
+    const sum = rec.slice(rec.lastIndexOf(" ") + 1);
+    if (rec === `${st.id} ${sum}`) hashes.set(path, sum);
+    else stale.push(path);
+  }
+  if (stale.length > 0) {
+    for (const line of (await must(t, `sha256sum -- ${stale.map(shq).join(" ")}`)).split("\n")) {
+      const m = /^([0-9a-f]{64}) [ *](.*)$/.exec(line);
+      if (m) hashes.set(m[2] ?? "", m[1] ?? "");
+    }
+  }
+  for (const p of paths) {
+    const st = stats.get(p);
+    const h = hashes.get(p);
+    out.set(p, st && h ? { sha256: h, mode: st.mode } : null);
   }
   return out;
 }

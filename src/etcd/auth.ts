@@ -53,15 +53,24 @@ async function ok(etcdctl: Etcdctl, args: string): Promise<string> {
  * tells: etcd answers "authentication is not enabled" only when it is off.
  */
 export async function readAuthState(etcdctl: Etcdctl): Promise<AuthState> {
-  const probe = await etcdctl("--user=kubeha-auth-probe:none get /kubeha/auth-probe");
+  // independent reads at once (one SSH connection carries them all): two round trips, not six
+  const [probe, list, role] = await Promise.all([
+    etcdctl("--user=kubeha-auth-probe:none get /kubeha/auth-probe"),
+    ok(etcdctl, "user list"),
+    etcdctl(`role get ${AGENT_ROLE}`),
+  ]);
   const enabled = !/authentication is not enabled/.test(probe.stderr + probe.stdout);
-  const names = (await ok(etcdctl, "user list")).split("\n").map((l) => l.trim());
-  const users = new Map<string, string[]>();
-  for (const name of names.filter(Boolean)) {
-    const out = await ok(etcdctl, `user get ${name}`);
-    users.set(name, (out.match(/^Roles:(.*)$/m)?.[1] ?? "").trim().split(/\s+/).filter(Boolean));
-  }
-  const role = await etcdctl(`role get ${AGENT_ROLE}`);
+  const names = list
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const roles = await Promise.all(names.map((name) => ok(etcdctl, `user get ${name}`)));
+  const users = new Map(
+    names.map((name, i) => [
+      name,
+      (roles[i]?.match(/^Roles:(.*)$/m)?.[1] ?? "").trim().split(/\s+/).filter(Boolean),
+    ]),
+  );
   return { enabled, users, ...(role.code === 0 && { agentRole: role.stdout }) };
 }
 

@@ -10,6 +10,7 @@ import { shq } from "../core/shell.js";
 import type { Cluster } from "../spec/defaults.js";
 import { STANDIN_VERSION_ENV } from "../standin/command-line.js";
 
+/** The script kubeha installs as /usr/local/bin/`name` in the lab. */
 export function renderStandinWrapper(cluster: Cluster, name: string): string {
   return `#!/bin/sh
 # kubeha lab STAND-IN for ${name} ${cluster.kubernetes.version}: not Kubernetes.

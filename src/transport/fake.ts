@@ -114,18 +114,17 @@ export class FakeHost implements Transport {
     return lines.join("\n");
   }
 
-  /** statFiles' script: its arguments are pairs of a path and where its digest would be recorded. */
+  /** statFiles' script: its arguments are pairs of a path and where its digest would be recorded; every file is hashed. */
   private stat(command: string): string {
     const args = [...command.slice(0, command.indexOf("; while")).matchAll(/'([^']*)'/g)].map(
       (m) => m[1] ?? "",
     );
     const paths = args.filter((_, i) => i % 2 === 0);
     return paths
-      .map((p) => {
+      .flatMap((p) => {
         const f = this.files.get(p);
-        return f
-          ? `${createHash("sha256").update(f.content).digest("hex")} ${f.mode.toString(8)} ${p}`
-          : `- - ${p}`;
+        const sha = f && createHash("sha256").update(f.content).digest("hex");
+        return f ? [`S ${f.mode.toString(8)} ${f.content.length} 0 0 ${p}`, `H ${sha}  ${p}`] : [];
       })
       .join("\n");
   }
