@@ -21,8 +21,7 @@ const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
 const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
 const CURL = "curl -sf -m 3 --cacert /etc/kubernetes/pki/ca.crt";
 /** w1's kubelet identity (from its kubelet.conf) for what the apiserver serves only to users: /watch. */
-const KUBELET_PEM = "/root/kubelet-client.pem";
-const AS_KUBELET = `--cert ${KUBELET_PEM}`;
+const AS_KUBELET = "--cert /root/kubelet-client.crt --key /root/kubelet-client.key";
 
 describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
   const work = labScratch("agent");
@@ -67,7 +66,10 @@ describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
       quiet,
     );
     const data = (k: string) => `sed -n 's/^ *${k}: //p' /etc/kubernetes/kubelet.conf | base64 -d`;
-    const pem = lab.ssh("w1", `(${data("client-certificate-data")}; ${data("client-key-data")}) > ${KUBELET_PEM}`);
+    const pem = lab.ssh(
+      "w1",
+      `${data("client-certificate-data")} > /root/kubelet-client.crt; ${data("client-key-data")} > /root/kubelet-client.key`,
+    );
     assert.equal(pem.code, 0, pem.stderr);
   });
   after(async () => {
@@ -102,7 +104,10 @@ describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
   });
 
   it("keeps established sessions through a reload", async () => {
-    const stream = sshAsync("w1", `${CURL.replace("-m 3", "-m 20")} ${AS_KUBELET} -N https://127.0.0.1:6443/watch`);
+    const stream = sshAsync(
+      "w1",
+      `${CURL.replace("-m 3", "-m 20")} ${AS_KUBELET} -N https://127.0.0.1:6443/watch`,
+    );
     await sleep(1500);
     const before = stream.output().split("\n").length;
     assert.equal(lab.ssh("w1", "systemctl reload kubeha-agent").code, 0);
@@ -112,7 +117,10 @@ describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
   });
 
   it("closes a long stream within 2 s when its apiserver's host dies", async () => {
-    const stream = sshAsync("w1", `${CURL.replace("-m 3", "-m 60")} ${AS_KUBELET} -N https://127.0.0.1:6443/watch`);
+    const stream = sshAsync(
+      "w1",
+      `${CURL.replace("-m 3", "-m 60")} ${AS_KUBELET} -N https://127.0.0.1:6443/watch`,
+    );
     await sleep(1500);
     const host = JSON.parse(stream.output().split("\n")[0] ?? "{}").host as string;
     assert.match(host, /^cp[123]$/);

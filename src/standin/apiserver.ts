@@ -25,6 +25,7 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import type { Socket } from "node:net";
+import { hostname } from "node:os";
 import { dirname } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { sleep } from "../core/wait.js";
@@ -180,7 +181,7 @@ export async function startApiserverStandin(cl: CommandLine): Promise<RunningSta
         res.writeHead(200, { "content-type": "application/json" });
         const line = () =>
           res.write(
-            `${JSON.stringify({ type: "BOOKMARK", host: advertised, time: new Date().toISOString(), standin: true })}\n`,
+            `${JSON.stringify({ type: "BOOKMARK", host: hostname(), time: new Date().toISOString(), standin: true })}\n`,
           );
         line();
         const t = setInterval(line, 1000);
