@@ -325,6 +325,33 @@ describe("kubeha up refusing a run", () => {
   });
 });
 
+describe("kubeha up after an earlier kubeha", () => {
+  it("removes the apiserver stand-in unit it replaced before the real unit starts", async () => {
+    const state = join(scratch("up-retire"), "state");
+    const f = fakes();
+    const cp1 = f.hosts.get("cp1") as FakeHost;
+    cp1.active.add("kubeha-apiserver-standin");
+    cp1.enabled.add("kubeha-apiserver-standin");
+    const result = await up(cluster(), state, opts, quiet, f.connect);
+    const what = result.changes.filter((c) => c.host === "cp1").map((c) => c.what);
+    const removed = what.indexOf("remove kubeha-apiserver-standin (an earlier kubeha's; replaced)");
+    assert.ok(removed >= 0, what.join("\n"));
+    assert.ok(removed < what.indexOf("start kube-apiserver"), "removed before kube-apiserver starts");
+    assert.ok(
+      cp1.log.some((c) =>
+        c.startsWith(
+          "systemctl disable --now kubeha-apiserver-standin 2>&1; rm -f '/etc/systemd/system/kubeha-apiserver-standin.service' '/etc/kubeha/apiserver-standin.json'",
+        ),
+      ),
+    );
+    assert.equal(
+      result.changes.some((c) => c.host === "cp2" && c.what.startsWith("remove")),
+      false,
+      "nothing to remove where it never ran",
+    );
+  });
+});
+
 describe("kubeha up twice at once", () => {
   it("runs one and refuses the other before it changes anything", async () => {
     const state = join(scratch("up-twice"), "state");
