@@ -4,7 +4,7 @@
  * host that vanishes (no RST, checks time out) fails its first check within
  * interval + timeout = 0.8 s and its second (fall = 2) within 1.6 s, so its
  * sessions are closed in under 2 s; a refused connect takes it out at once.
- * The apiserver's shutdown delay (render/control-plane.ts) is longer than that
+ * The apiserver's shutdown delay (render/timing.ts) is longer than that
  * detection, so a stopping apiserver drains before it closes.
  */
 import type { AgentConfig } from "../agent/config.js";
@@ -14,19 +14,7 @@ import { clientUrlsFor } from "../etcd/urls.js";
 import { type Cluster, type Host, hostIp } from "../spec/defaults.js";
 import { HostList } from "../spec/host-list.js";
 import { type FloatingAddress, vipsOf } from "../spec/vips.js";
-
-/** How the agents' load balancers check an apiserver. */
-export const LB_CHECK = { intervalMs: 300, timeoutMs: 500, fall: 2, rise: 3 } as const;
-/** Longest time from an apiserver turning unready to the last load balancer taking it out. */
-export const LB_DETECTION_MS = LB_CHECK.fall * (LB_CHECK.intervalMs + LB_CHECK.timeoutMs);
-/**
- * How long an apiserver that answers "not ready" keeps its sessions: longer
- * than its shutdown delay behind kubeha's balancers (render/control-plane.ts),
- * so a stopping apiserver closes them itself, gracefully, first.
- */
-export const LB_DRAIN_MS = 5000;
-/** Longest time from an apiserver turning ready to the last load balancer sending it traffic again. */
-export const LB_RISE_MS = LB_CHECK.rise * LB_CHECK.intervalMs + LB_CHECK.timeoutMs;
+import { LB_CHECK, lbDrainMs } from "./timing.js";
 
 /** The floating addresses the agent on `host` holds: the API VIP (the ingress VIP comes with the edge). */
 export const agentVips = (cluster: Cluster, host: Host): FloatingAddress[] =>
@@ -44,7 +32,7 @@ export function renderAgentConfig(cluster: Cluster, host: Host): AgentConfig {
     backends: apiservers,
     check,
     connectTimeoutMs: 500,
-    drainMs: LB_DRAIN_MS,
+    drainMs: lbDrainMs(cluster),
   });
   const vips = agentVips(cluster, host);
   const frontends: AgentConfig["frontends"] = [];

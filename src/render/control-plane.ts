@@ -23,21 +23,12 @@ import { clientUrlsFor } from "../etcd/urls.js";
 import { type Component, type Flag, toArgs } from "../kubernetes/flags.js";
 import { type Cluster, type Host, hostIp } from "../spec/defaults.js";
 import { HostList } from "../spec/host-list.js";
-import { LB_DETECTION_MS } from "./agent.js";
+import { shutdownDelaySeconds } from "./timing.js";
 
 /** The secure ports of the controller manager and the scheduler (their defaults), on 127.0.0.1. */
 export const CONTROLLER_MANAGER_PORT = 10257;
 export const SCHEDULER_PORT = 10259;
 
-/**
- * How long a stopping apiserver keeps serving with /readyz failing: longer
- * than kubeha's load balancers take to notice (LB_DETECTION_MS), plus a
- * second. Behind your own load balancer kubeha cannot know its checks, so
- * 15 s: HAProxy's `inter 2s fall 3` and most cloud defaults fit.
- */
-export function shutdownDelaySeconds(cluster: Cluster): number {
-  return cluster.controlPlane.endpoint.mode === "vip" ? Math.ceil((LB_DETECTION_MS + 1000) / 1000) : 15;
-}
 /** What the unit gives a stopping apiserver after its shutdown delay to finish requests and watches. */
 const DRAIN_SECONDS = 60;
 

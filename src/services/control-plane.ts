@@ -23,7 +23,6 @@ import {
 import { httpsUrl } from "../core/ip.js";
 import { shq } from "../core/shell.js";
 import type { Flag } from "../kubernetes/flags.js";
-import { LB_RISE_MS } from "../render/agent.js";
 import {
   apiserverFlags,
   CONTROLLER_MANAGER_PORT,
@@ -35,6 +34,7 @@ import {
   schedulerFlags,
 } from "../render/control-plane.js";
 import { renderStandinWrapper } from "../render/standin.js";
+import { LB_RISE_MS } from "../render/timing.js";
 import type { Cluster, Host } from "../spec/defaults.js";
 import { HostList } from "../spec/host-list.js";
 import type { Artifacts, HostService, Listener, ServiceFile } from "./service.js";
