@@ -17,6 +17,7 @@ import { InternalError, UsageError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/files.js";
 import { sha256 } from "../core/hash.js";
 import { kubeBinary, UPLOADED_ETCD, UPLOADED_ETCDCTL } from "../core/host-paths.js";
+import { bytesOf, type Content, LocalFile, lengthOf } from "../core/local-file.js";
 import { pkiDirOf } from "../core/state-dir.js";
 import { DeployContext, type DeployOptions, type Reporter } from "../deploy/context.js";
 import { desiredFiles } from "../deploy/desired.js";
@@ -32,8 +33,8 @@ export const RENDER_MANIFEST = ".kubeha-render";
 const SECRET = /PRIVATE KEY-----|client-key-data:|kind: EncryptionConfiguration/;
 
 /** What a file is: a binary to list, a secret to leave out unless asked, or a file to write. */
-export function classify(content: string | Buffer, mode: number): "secret" | "binary" | "file" {
-  if ((mode & 0o111) !== 0 && content.length > 1024 * 1024) return "binary";
+export function classify(content: Content, mode: number): "secret" | "binary" | "file" {
+  if (content instanceof LocalFile || ((mode & 0o111) !== 0 && content.length > 1024 * 1024)) return "binary";
   return SECRET.test(Buffer.isBuffer(content) ? content.toString("latin1") : content) ? "secret" : "file";
 }
 
@@ -113,7 +114,7 @@ function writeHosts(
     for (const f of desired.sort((a, b) => a.path.localeCompare(b.path))) {
       const kind = classify(f.content, f.mode);
       const write = kind === "file" || (kind === "secret" && options.includeSecrets);
-      if (write) writeFileAtomic(join(dir, f.path), f.content, f.mode);
+      if (write) writeFileAtomic(join(dir, f.path), bytesOf(f.content), f.mode);
       if (write) counts.written++;
       else if (kind === "secret") counts.secrets++;
       else counts.binaries++;
@@ -123,7 +124,7 @@ function writeHosts(
           ? "  # secret: left out (--include-secrets writes it)"
           : "  # binary: left out";
       lines.push(
-        `${f.mode.toString(8).padStart(4, "0")} ${String(f.content.length).padStart(10)} ${sha256(f.content)} ${f.path}${why}`,
+        `${f.mode.toString(8).padStart(4, "0")} ${String(lengthOf(f.content)).padStart(10)} ${sha256(f.content)} ${f.path}${why}`,
       );
     }
     const listed = (path: string, what: string) => {

@@ -1,7 +1,7 @@
 /** etcd binaries from a directory, a tarball, and a download from a loopback HTTP server with its SHA-256 checked. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -9,11 +9,12 @@ import { after, before, describe, it } from "node:test";
 import { ExpectedExit } from "../core/errors.js";
 import { run } from "../core/exec.js";
 import { Unit, UPLOADED_ETCD, unitPath } from "../core/host-paths.js";
+import { DigestCache } from "../core/local-file.js";
 import { desiredFiles } from "../deploy/desired.js";
 import { generatePki } from "../pki/generate.js";
 import { scratch } from "../pki/pki-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
-import { etcdPrograms, etcdVersionOf } from "./etcd.js";
+import { type EtcdProgramFiles, etcdPrograms, etcdVersionOf } from "./etcd.js";
 
 describe("etcd binaries", () => {
   const dir = scratch("etcd-bin");
@@ -55,6 +56,8 @@ describe("etcd binaries", () => {
     etcd: readFileSync(join(release, "etcd")),
     etcdctl: readFileSync(join(release, "etcdctl")),
   });
+  /** The bytes of what etcdPrograms found. */
+  const read = (p: EtcdProgramFiles | undefined) => p && { etcd: p.etcd.read(), etcdctl: p.etcdctl.read() };
 
   it("needs nothing for the distribution's package", async () => {
     assert.equal(await etcdPrograms({ source: "package" }, { specDir: dir, stateDir: dir }), undefined);
@@ -62,16 +65,23 @@ describe("etcd binaries", () => {
 
   it("reads a directory or a tarball, relative to the spec", async () => {
     assert.deepEqual(
-      await etcdPrograms(
-        { source: "dir", path: "etcd-v3.4.23-linux-amd64" },
-        { specDir: dir, stateDir: dir },
+      read(
+        await etcdPrograms(
+          { source: "dir", path: "etcd-v3.4.23-linux-amd64" },
+          { specDir: dir, stateDir: dir },
+        ),
       ),
       expected(),
     );
-    assert.deepEqual(
-      await etcdPrograms({ source: "dir", path: tarball }, { specDir: "/", stateDir: dir }),
-      expected(),
-    );
+    const fromTarball = await etcdPrograms({ source: "dir", path: tarball }, { specDir: "/", stateDir: dir });
+    assert.deepEqual(read(fromTarball), expected());
+    // extracted once into the state directory, read from there by the next run
+    const extracted = fromTarball?.etcd.path ?? "";
+    assert.ok(extracted.startsWith(join(dir, "downloads/extracted/")), extracted);
+    const again = await etcdPrograms({ source: "dir", path: tarball }, { specDir: "/", stateDir: dir });
+    assert.equal(again?.etcd.path, extracted);
+    const inode = statSync(extracted).ino;
+    assert.equal(statSync(again?.etcd.path ?? "").ino, inode, "not extracted again");
   });
 
   it("downloads, checks the SHA-256, caches in the state directory", async () => {
@@ -82,10 +92,10 @@ describe("etcd binaries", () => {
       sha256: sha,
       arch: "amd64" as const,
     };
-    assert.deepEqual(await etcdPrograms(b, { specDir: dir, stateDir: state }), expected());
+    assert.deepEqual(read(await etcdPrograms(b, { specDir: dir, stateDir: state })), expected());
     assert.ok(existsSync(join(state, "downloads", `etcd-${sha}.tar.gz`)));
     const before = requests;
-    assert.deepEqual(await etcdPrograms(b, { specDir: dir, stateDir: state }), expected());
+    assert.deepEqual(read(await etcdPrograms(b, { specDir: dir, stateDir: state })), expected());
     assert.equal(requests, before, "the second run uses the cache");
   });
 
@@ -122,7 +132,7 @@ describe("etcd binaries", () => {
       mirror: `${base}/releases`,
       arch: "amd64" as const,
     };
-    assert.deepEqual(await etcdPrograms(b, { specDir: dir, stateDir: state }), expected());
+    assert.deepEqual(read(await etcdPrograms(b, { specDir: dir, stateDir: state })), expected());
     assert.ok(existsSync(join(state, "downloads", `etcd-${sha}.tar.gz`)));
     await assert.rejects(
       etcdPrograms({ ...b, mirror: `${base}/bad` }, { specDir: dir, stateDir: join(dir, "state-bad-sums") }),
@@ -148,11 +158,13 @@ describe("etcd binaries", () => {
     const cluster = loadObject(spec).cluster;
     const pki = join(dir, "pki");
     await generatePki(cluster, pki);
+    writeFileSync(join(dir, "agent"), "agent");
+    const agent = new DigestCache().of(join(dir, "agent"));
     const programs = await etcdPrograms(cluster.etcd.binaries, {
       specDir: dir,
       stateDir: join(dir, "state"),
     });
-    const artifacts = { ...(programs && { etcd: programs }), nodeBinary: Buffer.from("agent") };
+    const artifacts = { ...(programs && { etcd: programs }), nodeBinary: agent };
     const files = desiredFiles(cluster, cluster.hosts[0] as (typeof cluster.hosts)[0], pki, artifacts);
     const etcd = files.find((f) => f.path === UPLOADED_ETCD);
     assert.equal(etcd?.mode, 0o755);

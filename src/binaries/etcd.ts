@@ -8,32 +8,48 @@
  */
 import { join, resolve } from "node:path";
 import { ExpectedExit } from "../core/errors.js";
+import { DigestCache, type LocalFile } from "../core/local-file.js";
 import type { EtcdBinaries } from "../spec/defaults.js";
 import { fetchVerified, get } from "./fetch.js";
 import { readPrograms } from "./programs.js";
 
 /** The two programs a member needs. */
 export interface EtcdProgramFiles {
-  readonly etcd: Buffer;
-  readonly etcdctl: Buffer;
+  readonly etcd: LocalFile;
+  readonly etcdctl: LocalFile;
 }
 
 const NAMES = ["etcd", "etcdctl"] as const;
 
-function programs(path: string, hint: string): EtcdProgramFiles {
-  const found = readPrograms(path, NAMES, hint);
-  return { etcd: found.get("etcd") as Buffer, etcdctl: found.get("etcdctl") as Buffer };
+/** Where binaries are found: the spec's directory, the state directory and its digest cache. */
+export interface BinaryDirs {
+  readonly specDir: string;
+  readonly stateDir: string;
+  /** Default: a cache that lasts this call. */
+  readonly digests?: DigestCache;
+}
+
+/** The programs `names` at `path` (a directory or tarball) as `dirs` see them. */
+export function programsAt(path: string, names: readonly string[], dirs: BinaryDirs, hint: string) {
+  return readPrograms(path, names, {
+    hint,
+    digests: dirs.digests ?? new DigestCache(),
+    extractRoot: join(dirs.stateDir, "downloads", "extracted"),
+  });
+}
+
+function programs(path: string, dirs: BinaryDirs, hint: string): EtcdProgramFiles {
+  const found = programsAt(path, NAMES, dirs, hint);
+  return { etcd: found.get("etcd") as LocalFile, etcdctl: found.get("etcdctl") as LocalFile };
 }
 
 /** The binaries to upload, or undefined when the hosts install the distribution's package. */
-export async function etcdPrograms(
-  b: EtcdBinaries,
-  dirs: { specDir: string; stateDir: string },
-): Promise<EtcdProgramFiles | undefined> {
+export async function etcdPrograms(b: EtcdBinaries, dirs: BinaryDirs): Promise<EtcdProgramFiles | undefined> {
   if (b.source === "package") return undefined;
   if (b.source === "dir")
     return programs(
       resolve(dirs.specDir, b.path),
+      dirs,
       "point etcd.binaries.path at an etcd release directory or tarball",
     );
   const { url, sha256, says } = b.url
@@ -42,11 +58,12 @@ export async function etcdPrograms(
   const cache = join(dirs.stateDir, "downloads", `etcd-${sha256}.tar.gz`);
   await fetchVerified(url, sha256, cache, {
     says,
+    digests: dirs.digests ?? new DigestCache(),
     hint: b.url
       ? "check etcd.binaries.url and .sha256 against the release's published checksums, or use etcd.binaries.source: dir with a tarball you copied here"
       : "check etcd.binaries.version (and mirror), or use etcd.binaries.source: dir with a tarball you copied here",
   });
-  return programs(cache, "etcd.binaries should name an etcd release tarball");
+  return programs(cache, dirs, "etcd.binaries should name an etcd release tarball");
 }
 
 /** etcd's release downloads: BASE/VERSION/etcd-VERSION-linux-ARCH.tar.gz, with BASE/VERSION/SHA256SUMS beside. */

@@ -2,12 +2,14 @@
  * Downloads on the operator's machine, checked before use and cached in the
  * state directory, so hosts need no internet and a re-run needs no network:
  * a cached file is used only while it still has the digest it was checked
- * against. A mismatch or a missing file is refused and nothing is cached.
+ * against (core/local-file.ts: hashed again only when the file changed). A
+ * mismatch or a missing file is refused and nothing is cached.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { ExpectedExit } from "../core/errors.js";
 import { writeFileAtomic } from "../core/files.js";
 import { sha256 as sha256Of } from "../core/hash.js";
+import type { DigestCache, LocalFile } from "../core/local-file.js";
 
 const TIMEOUT_MS = 120_000;
 
@@ -27,10 +29,10 @@ export async function get(url: string, hint: string): Promise<Buffer> {
 }
 
 /** The cached file at `cache` when it has digest `sha256`. */
-export function cached(cache: string, sha256: string): Buffer | undefined {
+export function cached(cache: string, sha256: string, digests: DigestCache): LocalFile | undefined {
   if (!existsSync(cache)) return undefined;
-  const bytes = readFileSync(cache);
-  return sha256Of(bytes) === sha256 ? bytes : undefined;
+  const file = digests.of(cache);
+  return file.sha256 === sha256 ? file : undefined;
 }
 
 /** `url`'s content, verified to have digest `sha256` (what `says` it must be), cached at `cache`. */
@@ -38,9 +40,9 @@ export async function fetchVerified(
   url: string,
   sha256: string,
   cache: string,
-  opts: { says: string; hint: string },
-): Promise<Buffer> {
-  const hit = cached(cache, sha256);
+  opts: { says: string; hint: string; digests: DigestCache },
+): Promise<LocalFile> {
+  const hit = cached(cache, sha256, opts.digests);
   if (hit) return hit;
   const body = await get(url, opts.hint);
   const got = sha256Of(body);
@@ -54,5 +56,5 @@ export async function fetchVerified(
     );
   }
   writeFileAtomic(cache, body, 0o644);
-  return body;
+  return opts.digests.of(cache);
 }

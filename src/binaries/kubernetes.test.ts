@@ -61,7 +61,7 @@ describe("kubernetes binaries", () => {
       stateDir: state,
     });
     for (const name of CONTROL_PLANE_BINARIES)
-      assert.ok(got.get(name)?.equals(program(name, "v1.34.2")), name);
+      assert.ok(got.get(name)?.read().equals(program(name, "v1.34.2")), name);
     const cache = join(state, "downloads/kubernetes/v1.34.2/linux-amd64");
     assert.equal(
       readFileSync(join(cache, "kubectl.sha256"), "utf8").trim(),
@@ -73,7 +73,7 @@ describe("kubernetes binaries", () => {
       stateDir: state,
     });
     assert.equal(hits.length, before, "a re-run asks the mirror nothing");
-    assert.ok(again.get("kube-apiserver")?.equals(program("kube-apiserver", "v1.34.2")));
+    assert.ok(again.get("kube-apiserver")?.read().equals(program("kube-apiserver", "v1.34.2")));
 
     // a cached binary that no longer has its checked digest is fetched again
     writeFileSync(join(cache, "kube-apiserver"), "#!/bin/sh\necho changed on disk\n");
@@ -81,7 +81,7 @@ describe("kubernetes binaries", () => {
       specDir: dir,
       stateDir: state,
     });
-    assert.ok(healed.get("kube-apiserver")?.equals(program("kube-apiserver", "v1.34.2")));
+    assert.ok(healed.get("kube-apiserver")?.read().equals(program("kube-apiserver", "v1.34.2")));
     assert.deepEqual(hits.slice(before), [
       "/release/v1.34.2/bin/linux/amd64/kube-apiserver.sha256",
       "/release/v1.34.2/bin/linux/amd64/kube-apiserver",
@@ -135,7 +135,7 @@ describe("kubernetes binaries", () => {
       specDir: dir,
       stateDir: dir,
     });
-    assert.ok(fromDir.get("kube-scheduler")?.equals(program("kube-scheduler", "v1.34.2")));
+    assert.ok(fromDir.get("kube-scheduler")?.read().equals(program("kube-scheduler", "v1.34.2")));
 
     const tree = join(dir, "tarball-tree");
     const bin = join(tree, "kubernetes/server/bin");
@@ -151,7 +151,7 @@ describe("kubernetes binaries", () => {
       stateDir: dir,
     });
     assert.deepEqual([...fromTarball.keys()], [...CONTROL_PLANE_BINARIES]);
-    assert.ok(fromTarball.get("kube-apiserver")?.equals(program("kube-apiserver", "v1.34.2")));
+    assert.ok(fromTarball.get("kube-apiserver")?.read().equals(program("kube-apiserver", "v1.34.2")));
   });
 
   it("names what a directory lacks", async () => {

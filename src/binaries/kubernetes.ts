@@ -17,8 +17,9 @@
 import { join, resolve } from "node:path";
 import { ExpectedExit } from "../core/errors.js";
 import { readIfExists, writeFileAtomic } from "../core/files.js";
+import { DigestCache, type LocalFile } from "../core/local-file.js";
+import { type BinaryDirs, programsAt } from "./etcd.js";
 import { cached, fetchVerified, get } from "./fetch.js";
-import { readPrograms } from "./programs.js";
 
 /** The official release server. */
 export const RELEASE_BASE = "https://dl.k8s.io/release";
@@ -52,16 +53,21 @@ export const binaryUrl = (base: string, version: string, arch: string, name: str
 const cacheOf = (stateDir: string, r: ReleaseRequest, name: string) =>
   join(stateDir, "downloads", "kubernetes", r.version, `linux-${r.arch}`, name);
 
-async function download(base: string, r: ReleaseRequest, stateDir: string): Promise<Map<string, Buffer>> {
+async function download(
+  base: string,
+  r: ReleaseRequest,
+  stateDir: string,
+  digests: DigestCache,
+): Promise<Map<string, LocalFile>> {
   const hint =
     base === RELEASE_BASE
       ? "check the version and the network, or use kubernetes.binaries.source: dir with the release's server tarball"
       : `check that the mirror ${base} has the release's layout (VERSION/bin/linux/ARCH/NAME and NAME.sha256)`;
-  const out = new Map<string, Buffer>();
+  const out = new Map<string, LocalFile>();
   for (const name of r.names) {
     const cache = cacheOf(stateDir, r, name);
     const known = readIfExists(`${cache}.sha256`)?.trim();
-    const hit = known && cached(cache, known);
+    const hit = known && cached(cache, known, digests);
     if (hit) {
       out.set(name, hit);
       continue;
@@ -74,7 +80,10 @@ async function download(base: string, r: ReleaseRequest, stateDir: string): Prom
         hint,
       });
     }
-    out.set(name, await fetchVerified(url, published, cache, { says: "its published checksum is", hint }));
+    out.set(
+      name,
+      await fetchVerified(url, published, cache, { says: "its published checksum is", hint, digests }),
+    );
     writeFileAtomic(`${cache}.sha256`, `${published}\n`, 0o644);
   }
   return out;
@@ -84,12 +93,15 @@ async function download(base: string, r: ReleaseRequest, stateDir: string): Prom
 export async function kubernetesBinaries(
   source: KubernetesSource,
   request: ReleaseRequest,
-  dirs: { specDir: string; stateDir: string },
-): Promise<Map<string, Buffer>> {
-  if (source.source === "download") return download(source.mirror ?? RELEASE_BASE, request, dirs.stateDir);
-  return readPrograms(
+  dirs: BinaryDirs,
+): Promise<Map<string, LocalFile>> {
+  const digests = dirs.digests ?? new DigestCache();
+  if (source.source === "download")
+    return download(source.mirror ?? RELEASE_BASE, request, dirs.stateDir, digests);
+  return programsAt(
     resolve(dirs.specDir, source.path),
     request.names,
+    dirs,
     `point kubernetes.binaries.path at a directory of ${request.version} binaries or kubernetes-server-linux-${request.arch}.tar.gz`,
   );
 }

@@ -153,6 +153,8 @@ export class DeployContext extends ClusterContext<DeployHost> {
   pkiDir: string;
   /** The scratch directory the PKI is prepared in, removed when the run ends. */
   scratchDir?: string;
+  /** Local caches the run learnt (digests, certificate verdicts), saved with the PKI once the checks passed. */
+  readonly caches: { save(): void }[] = [];
   readonly changes: Change[] = [];
   /** The etcd members as the running cluster lists them (undefined: no member runs yet). */
   liveMembers?: readonly Member[];

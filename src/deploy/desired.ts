@@ -5,11 +5,13 @@
  * actions its change owes: a restart of every service that reads it, or only
  * a reload where that is enough.
  */
+
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExpectedExit } from "../core/errors.js";
 import { kubernetesPath } from "../core/host-paths.js";
+import type { Content, DigestCache, LocalFile } from "../core/local-file.js";
 import { packageRoot } from "../core/package-info.js";
 import { hostDir } from "../pki/inventory.js";
 import { deployedOn } from "../services/registry.js";
@@ -19,14 +21,14 @@ import type { Cluster, Host } from "../spec/defaults.js";
 /** A file a host must have. */
 export interface DesiredFile {
   readonly path: string;
-  readonly content: string | Buffer;
+  readonly content: Content;
   readonly mode: number;
   /** Service actions owed after this file changes: `etcd`, `agent-reload` ... */
   readonly owes: readonly string[];
 }
 
 /** The host executable built by `npm run build` (scripts/build-node-binary.mjs). */
-export function readNodeBinary(): Buffer {
+export function readNodeBinary(digests: DigestCache): LocalFile {
   const file = fileURLToPath(new URL("dist/kubeha-node", packageRoot));
   if (!existsSync(file)) {
     throw new ExpectedExit(`${file} is missing: the agent executable the hosts run`, {
@@ -34,7 +36,7 @@ export function readNodeBinary(): Buffer {
       hint: "run `npm run build` (or `npm ci`, which builds it)",
     });
   }
-  return readFileSync(file);
+  return digests.of(file);
 }
 
 /** The files `host` must have: its PKI from `pkiDir` and the files of the services it runs. */

@@ -3,6 +3,7 @@ import { gzipSync } from "node:zlib";
 import { HostError, InternalError } from "../core/errors.js";
 import { sha256 } from "../core/hash.js";
 import { DIGEST_DIR, PENDING_DIR } from "../core/host-paths.js";
+import { bytesOf, type Content, type LocalFile, lengthOf } from "../core/local-file.js";
 import { shq } from "../core/shell.js";
 import type { Transport } from "../transport/transport.js";
 
@@ -29,7 +30,7 @@ export async function must(t: Transport, command: string, stdin?: string | Buffe
  * run); `up --verify` hashes everything.
  */
 const LARGE = 1 << 20;
-const compressed = new WeakMap<Buffer, Buffer>();
+const compressed = new WeakMap<Buffer | LocalFile, Buffer>();
 
 /** Where the digest of the file at `path` is recorded. */
 const digestFile = (path: string) => `${DIGEST_DIR}/${sha256(path).slice(0, 32)}`;
@@ -47,17 +48,31 @@ export async function statFiles(
   paths: readonly string[],
   opts: { verify?: boolean } = {},
 ): Promise<Map<string, RemoteFile>> {
-  const out = new Map<string, RemoteFile>();
-  if (paths.length === 0) return out;
+  if (paths.length === 0) return new Map();
+  return readStats(t, paths, (await t.exec(statScript(paths, opts))).stdout);
+}
+
+/** statFiles' first round trip, to run alone or after another script. */
+export function statScript(paths: readonly string[], opts: { verify?: boolean } = {}): string {
+  if (paths.length === 0) return "true";
   if (paths.some((p) => p.includes("'") || p.includes("\n")))
     throw new InternalError(`a managed path with a quote or newline: ${paths.join(", ")}`);
   const pairs = paths.flatMap((p) => [shq(p), shq(digestFile(p))]).join(" ");
   const record = opts.verify ? "false" : `[ -f "$2" ] && read -r rec < "$2"`;
-  const script = `set -- ${pairs}; l=; while [ $# -gt 0 ]; do if [ -f "$1" ]; then if ${record}; then printf 'R %s %s\\n' "$rec" "$1"; else l="$l '$1'"; fi; fi; shift 2; done; stat -c 'S %a %s %.9Y %i %n' -- ${paths.map(shq).join(" ")} 2>/dev/null; [ -z "$l" ] || eval "sha256sum -- $l" | sed 's/^/H /'`;
+  return `set -- ${pairs}; l=; while [ $# -gt 0 ]; do if [ -f "$1" ]; then if ${record}; then printf 'R %s %s\\n' "$rec" "$1"; else l="$l '$1'"; fi; fi; shift 2; done; stat -c 'S %a %s %.9Y %i %n' -- ${paths.map(shq).join(" ")} 2>/dev/null; [ -z "$l" ] || eval "sha256sum -- $l" | sed 's/^/H /'`;
+}
+
+/** The files at `paths` from statScript's output `out`; stale digest records are hashed in a second trip. */
+export async function readStats(
+  t: Transport,
+  paths: readonly string[],
+  out: string,
+): Promise<Map<string, RemoteFile>> {
+  const files = new Map<string, RemoteFile>();
   const stats = new Map<string, { mode: number; id: string }>();
   const records = new Map<string, string>();
   const hashes = new Map<string, string>();
-  for (const line of (await t.exec(script)).stdout.split("\n")) {
+  for (const line of out.split("\n")) {
     const [kind, ...f] = line.split(" ");
     if (kind === "S" && f.length >= 5) {
       stats.set(f.slice(4).join(" "), { mode: Number.parseInt(f[0] ?? "0", 8), id: f.slice(1, 4).join(" ") });
@@ -86,31 +101,26 @@ export async function statFiles(
   for (const p of paths) {
     const st = stats.get(p);
     const h = hashes.get(p);
-    out.set(p, st && h ? { sha256: h, mode: st.mode } : null);
+    files.set(p, st && h ? { sha256: h, mode: st.mode } : null);
   }
-  return out;
+  return files;
 }
 
 /** Writes `content` to `path` atomically with `mode`; missing parent directories are made 0700. */
-export async function writeFile(
-  t: Transport,
-  path: string,
-  content: string | Buffer,
-  mode: number,
-): Promise<void> {
+export async function writeFile(t: Transport, path: string, content: Content, mode: number): Promise<void> {
   const tmp = `${path}.kubeha-tmp`;
   const m = mode.toString(8).padStart(4, "0");
-  let body = content;
+  let body: string | Buffer | undefined;
   let receive = "cat";
   let record = "";
-  if (Buffer.isBuffer(content) && content.length > LARGE) {
-    body = compressed.get(content) ?? gzipSync(content, { level: 1 });
+  if (typeof content !== "string" && lengthOf(content) > LARGE) {
+    body = compressed.get(content) ?? gzipSync(bytesOf(content), { level: 1 });
     compressed.set(content, body);
     receive = "gzip -dc";
     record = `; mkdir -p -m 0700 ${DIGEST_DIR}; printf '%s %s\\n' "$(stat -c '%s %.9Y %i' ${shq(path)})" ${sha256(content)} > ${shq(digestFile(path))}`;
   }
   const script = `set -e; mkdir -p -m 0700 "$(dirname ${shq(path)})"; umask 077; ${receive} > ${shq(tmp)}; chmod ${m} ${shq(tmp)}; mv -f ${shq(tmp)} ${shq(path)}${record}`;
-  await must(t, script, body);
+  await must(t, script, body ?? bytesOf(content));
 }
 
 /** Records that `actions` are owed on the host, before the change that needs them. */

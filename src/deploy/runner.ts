@@ -36,12 +36,15 @@ export async function runPhases<C extends ClusterContext>(
       ctx.phase = phase.title;
       ctx.report.phase(phase.title);
       started.push(phase);
+      const t0 = performance.now();
       try {
         await phase.run(ctx);
       } catch (err) {
         if (err instanceof HostError) throw new MultiHostError(phase.title, [err.inPhase(phase.title)]);
         throw err;
       }
+      if (process.env.KUBEHA_TIMINGS)
+        process.stderr.write(`${phase.title}: ${Math.round(performance.now() - t0)} ms\n`);
     }
   } finally {
     for (const phase of started.reverse()) {

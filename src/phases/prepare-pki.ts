@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { etcdPrograms } from "../binaries/etcd.js";
 import { CONTROL_PLANE_BINARIES, kubernetesBinaries } from "../binaries/kubernetes.js";
+import { LineCache } from "../core/line-cache.js";
+import { DigestCache, type LocalFile } from "../core/local-file.js";
 import { pkiDirOf } from "../core/state-dir.js";
 import type { DeployContext } from "../deploy/context.js";
 import { desiredFiles, readNodeBinary } from "../deploy/desired.js";
@@ -23,7 +25,9 @@ export async function prepareScratchPki(ctx: DeployContext): Promise<void> {
   const state = pkiDirOf(ctx.stateDir);
   if (existsSync(state)) cpSync(state, join(scratch, "pki"), { recursive: true });
   ctx.pkiDir = join(scratch, "pki");
-  const n = (await generatePki(ctx.cluster, ctx.pkiDir)).length;
+  const verdicts = new LineCache(join(ctx.stateDir, "pki-verdicts"));
+  const n = (await generatePki(ctx.cluster, ctx.pkiDir, { verdicts })).length;
+  ctx.caches.push(verdicts);
   ctx.report.info(
     n === 0
       ? "state: every certificate fits the spec"
@@ -37,12 +41,13 @@ export async function prepareScratchPki(ctx: DeployContext): Promise<void> {
  * leaves out what would be downloaded (render lists it instead).
  */
 export async function gatherArtifacts(ctx: DeployContext, opts: { downloads: boolean }): Promise<Artifacts> {
-  const dirs = { specDir: ctx.options.specDir, stateDir: ctx.stateDir };
+  const digests = new DigestCache(join(ctx.stateDir, "digests"));
+  const dirs = { specDir: ctx.options.specDir, stateDir: ctx.stateDir, digests };
   const etcd = ctx.cluster.etcd.binaries;
   const programs = etcd.source === "download" && !opts.downloads ? undefined : await etcdPrograms(etcd, dirs);
   if (programs) ctx.report.info(`etcd binaries from ${ctx.cluster.etcd.binaries.source}: ready to upload`);
   const k = ctx.cluster.kubernetes;
-  let kubernetes: Map<string, Buffer> | undefined;
+  let kubernetes: Map<string, LocalFile> | undefined;
   if (k.binaries.source === "dir" || (k.binaries.source === "download" && opts.downloads)) {
     kubernetes = await kubernetesBinaries(
       k.binaries,
@@ -53,11 +58,9 @@ export async function gatherArtifacts(ctx: DeployContext, opts: { downloads: boo
       `Kubernetes ${k.version} (linux/${k.binaries.arch}) from ${k.binaries.source}: ${[...kubernetes.keys()].join(", ")} checked`,
     );
   }
-  return {
-    ...(programs && { etcd: programs }),
-    ...(kubernetes && { kubernetes }),
-    nodeBinary: readNodeBinary(),
-  };
+  const nodeBinary = readNodeBinary(digests);
+  ctx.caches.push(digests);
+  return { ...(programs && { etcd: programs }), ...(kubernetes && { kubernetes }), nodeBinary };
 }
 
 /** Removes the scratch PKI. */

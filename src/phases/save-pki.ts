@@ -2,7 +2,8 @@
  * Save the PKI: the first change a run makes, after every check has passed.
  * The files the scratch PKI has that the state directory lacks, or has with
  * other content or mode, are written there atomically; nothing is deleted.
- * From here on the phases read the state directory's PKI.
+ * From here on the phases read the state directory's PKI. The run's local
+ * caches (core/line-cache.ts) are saved here too, never by a refused run.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -30,6 +31,7 @@ export const SavePki: Phase<DeployContext> = {
       written++;
     }
     ctx.pkiDir = state;
+    for (const cache of ctx.caches) cache.save();
     ctx.report.info(
       written === 0 ? `state: ${state} is up to date` : `state: wrote ${written} PKI files to ${state}`,
     );

@@ -7,9 +7,11 @@
 import { chmodSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ensurePrivateDir, modeOf, readIfExists, writeFileAtomic } from "../core/files.js";
+import { sha256 } from "../core/hash.js";
+import type { LineCache } from "../core/line-cache.js";
 import { mapLimit } from "../core/parallel.js";
 import type { Cluster } from "../spec/defaults.js";
-import { assessLeaf } from "./assess.js";
+import { assessLeaf, daysLeft } from "./assess.js";
 import { ensureAuthorities } from "./authorities.js";
 import { issueLeaf, type Signer } from "./certificate.js";
 import {
@@ -37,6 +39,28 @@ export interface GenerateOptions {
   /** Re-issue every leaf, fitting or not (`certs rotate --force`, and after a CA rotation). */
   readonly reissueAll?: boolean;
   readonly now?: Date;
+  /**
+   * Leaves found fitting before, by a digest of everything the verdict
+   * depends on (their files, their CA, what the spec asks of them), with
+   * their expiry: a re-run trusts those instead of parsing every
+   * certificate and key again (most of a no-op `up`'s local time).
+   */
+  readonly verdicts?: LineCache;
+}
+
+/** The digest of everything assessLeaf judges a leaf by, but the clock. */
+function fitKey(pkiDir: string, leaf: Leaf, ca: Signer, cluster: Cluster): string {
+  const t = leaf.target;
+  const files = t.kind === "pem" ? [t.cert, t.key] : [t.file];
+  return sha256(
+    JSON.stringify([
+      leaf.request,
+      t,
+      cluster.pki.keyAlgorithm,
+      ca.certPem,
+      ...files.map((f) => readIfExists(join(pkiDir, f)) ?? null),
+    ]),
+  );
 }
 
 /** The files of a leaf with their contents, ready to write. */
@@ -99,8 +123,15 @@ export async function generatePki(
   const inv = inventoryOf(cluster);
   const { leafValidityDays, keyAlgorithm } = cluster.pki;
   await mapLimit(inv.leaves, 8, async (leaf) => {
+    const key = opts.verdicts && fitKey(pkiDir, leaf, cas[leaf.signer], cluster);
+    const notAfter = key && opts.verdicts?.get(key);
+    if (!opts.reissueAll && notAfter && daysLeft(new Date(notAfter), now) >= cluster.pki.renewBeforeDays)
+      return;
     const verdict = await assessLeaf(pkiDir, leaf, cas, cluster, now);
-    if (verdict.status === "ok" && !opts.reissueAll) return;
+    if (verdict.status === "ok" && !opts.reissueAll) {
+      if (key && verdict.info) opts.verdicts?.set(key, verdict.info.notAfter.toISOString());
+      return;
+    }
     const ca = cas[leaf.signer];
     const issued = await issueLeaf(leaf.request, ca, keyAlgorithm, leafValidityDays, now);
     const action = verdict.status === "missing" ? "created" : "re-issued";

@@ -5,7 +5,9 @@
  * facts, starts, restarts and the port-clash check are loops over the
  * registry (registry.ts), so adding a component is one file plus one line.
  */
+
 import type { EtcdProgramFiles } from "../binaries/etcd.js";
+import type { Content, LocalFile } from "../core/local-file.js";
 import type { Cluster, Host } from "../spec/defaults.js";
 
 /** One listening socket a host will have. */
@@ -25,7 +27,7 @@ export type OnChange = "restart" | "reload" | "nothing";
 /** A file a service needs on a host. */
 export interface ServiceFile {
   readonly path: string;
-  readonly content: string | Buffer;
+  readonly content: Content;
   readonly mode: number;
   /** Default: restart. */
   readonly onChange?: OnChange;
@@ -36,9 +38,9 @@ export interface Artifacts {
   /** etcd and etcdctl when they do not come from the distribution's package. */
   readonly etcd?: EtcdProgramFiles;
   /** The self-contained agent and stand-in executable. */
-  readonly nodeBinary: Buffer;
+  readonly nodeBinary: LocalFile;
   /** The Kubernetes release binaries by name, when they do not come from the lab's stand-ins. */
-  readonly kubernetes?: ReadonlyMap<string, Buffer>;
+  readonly kubernetes?: ReadonlyMap<string, LocalFile>;
 }
 
 /**

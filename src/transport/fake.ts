@@ -101,16 +101,20 @@ export class FakeHost implements Transport {
 
   async close(): Promise<void> {}
 
-  /** The facts script's output: the facts, then each unit it asks about. */
+  /** The facts script's output: the facts, each unit it asks about as `systemctl show` does, then the files'. */
   private factLines(command: string): string {
-    const units = [...(command.match(/for s in (.*); do/)?.[1] ?? "").matchAll(/'([^']*)'/g)].map(
-      (m) => m[1] ?? "",
-    );
+    const units = [
+      ...(command.match(/systemctl show [^\n]* -- (.*) \|/)?.[1] ?? "").matchAll(/'([^']*)'/g),
+    ].map((m) => m[1] ?? "");
     const lines = Object.entries(this.facts).map(([k, v]) => `${k}=${v}`);
     for (const u of units) {
-      lines.push(`${u}.active=${this.active.has(u) ? "active" : "inactive"}`);
-      lines.push(`${u}.enabled=${this.enabled.has(u) ? "enabled" : "disabled"}`);
+      lines.push(`unit.Id=${u}.service`);
+      lines.push(`unit.ActiveState=${this.active.has(u) ? "active" : "inactive"}`);
+      lines.push(`unit.UnitFileState=${this.enabled.has(u) ? "enabled" : "disabled"}`);
+      lines.push("");
     }
+    const files = command.indexOf("\nset -- ");
+    if (files >= 0) lines.push("--files--", this.stat(command.slice(files + 1)));
     return lines.join("\n");
   }
 

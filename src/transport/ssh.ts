@@ -48,7 +48,10 @@ export async function connectSsh(host: Host, opts: SshOptions): Promise<Transpor
   let refusal: string | undefined;
   const client = new Client();
   await new Promise<void>((resolve, reject) => {
-    client.once("ready", () => resolve());
+    client.once("ready", () => {
+      client.setNoDelay(true); // small commands back to back: Nagle + delayed ACKs cost ~60 ms per exec
+      resolve();
+    });
     client.once("error", (err: Error & { level?: string }) => {
       if (refusal)
         return reject(
