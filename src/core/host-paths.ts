@@ -44,6 +44,8 @@ export const HostPki = {
   agentEtcdClient: pair("pki/kubeha-agent-etcd-client"),
   controllerManagerServer: pair("pki/controller-manager-server"),
   schedulerServer: pair("pki/scheduler-server"),
+  /** The kubelet's serving certificate, signed by the cluster CA (the apiserver verifies it). */
+  kubeletServer: pair("pki/kubelet-server"),
   /** The key that encrypts Secrets in etcd (EncryptionConfiguration), 0600. */
   encryptionConfig: "encryption-config.yaml",
   kubeconfig: (user: "kubelet" | "kube-proxy" | "controller-manager" | "scheduler") => `${user}.conf`,
@@ -59,6 +61,9 @@ export const Unit = {
   apiserver: "kube-apiserver",
   controllerManager: "kube-controller-manager",
   scheduler: "kube-scheduler",
+  containerd: "containerd",
+  kubelet: "kubelet",
+  kubeProxy: "kube-proxy",
 } as const;
 
 /**
@@ -95,6 +100,11 @@ export const kubeBinary = (name: string) => `/usr/local/bin/${name}`;
 export const AUDIT_POLICY = kubernetesPath("audit-policy.yaml");
 export const SCHEDULER_CONFIG = kubernetesPath("scheduler-config.yaml");
 /** The apiserver's audit log, rotated by the apiserver itself. */
+export const KUBELET_CONFIG = kubernetesPath("kubelet-config.yaml");
+export const KUBE_PROXY_CONFIG = kubernetesPath("kube-proxy-config.yaml");
+export const CONTAINERD_CONFIG = "/etc/containerd/config.toml";
+/** A drop-in for the package's containerd.service. */
+export const CONTAINERD_DROPIN = `${SYSTEMD_UNIT_DIR}/containerd.service.d/kubeha.conf`;
 export const AUDIT_LOG = "/var/log/kubernetes/audit/audit.log";
 /** The agent's Prometheus metrics, on 127.0.0.1. */
 export const AGENT_METRICS_PORT = 9942;

@@ -73,6 +73,13 @@ export function flagProblems(component: Component, version: string, flags: reado
 }
 
 /** `--name=value` arguments, in order. */
+/** kubeha's flags, then the spec's extraArgs over them (a name replaces kubeha's value), sorted by name. */
+export function withExtra(flags: readonly Flag[], extra: Readonly<Record<string, string>>): Flag[] {
+  const byName = new Map(flags);
+  for (const [name, value] of Object.entries(extra)) byName.set(name, value);
+  return [...byName].sort(([a], [b]) => a.localeCompare(b));
+}
+
 export const toArgs = (flags: readonly Flag[]) => flags.map(([n, v]) => `--${n}=${v}`);
 
 /**
@@ -96,4 +103,28 @@ export function parseArgs(
     out.set(name, value);
   }
   return out;
+}
+
+/** The config file kinds kubeha checks field by field. */
+export type ConfigKind = "KubeletConfiguration" | "KubeProxyConfiguration";
+
+/**
+ * Fields of a config file of `kind` that `version` does not know, as the
+ * real binaries' strict decoding reports them ("unknown field \"x.y\""); the
+ * top level and every nested struct the reference lists are checked.
+ */
+export function fieldProblems(kind: ConfigKind, version: string, config: unknown): string[] {
+  const known = reference(version).fields[kind] ?? {};
+  const problems: string[] = [];
+  const walk = (value: unknown, path: string) => {
+    const names = known[path];
+    if (!names || typeof value !== "object" || value === null || Array.isArray(value)) return;
+    for (const [key, child] of Object.entries(value)) {
+      const at = path ? `${path}.${key}` : key;
+      if (!names.includes(key)) problems.push(`unknown field "${at}"`);
+      else walk(child, at);
+    }
+  };
+  walk(config, "");
+  return problems;
 }

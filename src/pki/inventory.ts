@@ -159,7 +159,7 @@ export function inventoryOf(cluster: Cluster): Inventory {
       copies.push({ host: host.name, from, to: `${dir}/${to}`, mode });
     const has = (role: string) => host.roles.some((r) => r === role);
     const local = httpsUrl(host.address, cluster.controlPlane.apiserverPort);
-    const kubeletServer = has("controlplane") ? local : nodeLocal;
+    const nodeApi = has("controlplane") ? local : nodeLocal;
     const memberNames = altNames([host.name, "localhost", host.address, "127.0.0.1"]);
 
     copy(CAS.ca.cert, HostPki.ca.cert);
@@ -170,9 +170,20 @@ export function inventoryOf(cluster: Cluster): Inventory {
         names: { dns: [], ip: [] },
         usages: ["client"],
       },
-      kubeletServer,
+      nodeApi,
     );
-    kubeconfig("kube-proxy", client("system:kube-proxy"), kubeletServer);
+    kubeconfig("kube-proxy", client("system:kube-proxy"), nodeApi);
+    // the kubelet's serving certificate, from the cluster CA so that the apiserver can verify it
+    add(
+      "kubelet-server",
+      "ca",
+      {
+        subject: { cn: `system:node:${host.name}`, o: ["system:nodes"] },
+        names: altNames([host.name, host.address]),
+        usages: ["server"],
+      },
+      HostPki.kubeletServer,
+    );
 
     if (has("controlplane")) {
       copy(CAS.ca.key, HostPki.ca.key, KEY_MODE); // controller-manager signs kubelet CSRs with it

@@ -161,7 +161,14 @@ describe("pki generate", () => {
     }
     // workers get no etcd or apiserver material
     const w1 = [...snapshot(join(pki, "hosts/w1")).keys()];
-    assert.deepEqual(w1.sort(), ["kube-proxy.conf", "kubelet.conf", "pki", "pki/ca.crt"]);
+    assert.deepEqual(w1.sort(), [
+      "kube-proxy.conf",
+      "kubelet.conf",
+      "pki",
+      "pki/ca.crt",
+      "pki/kubelet-server.crt",
+      "pki/kubelet-server.key",
+    ]);
     assert.equal(
       readFileSync(join(pki, "hosts/cp1/pki/etcd/ca.crt"), "utf8"),
       readFileSync(join(pki, "etcd/ca.crt"), "utf8"),

@@ -20,7 +20,7 @@ import {
   SCHEDULER_CONFIG,
 } from "../core/host-paths.js";
 import { clientUrlsFor } from "../etcd/urls.js";
-import { type Component, type Flag, toArgs } from "../kubernetes/flags.js";
+import { type Component, type Flag, toArgs, withExtra } from "../kubernetes/flags.js";
 import { type Cluster, type Host, hostIp } from "../spec/defaults.js";
 import { HostList } from "../spec/host-list.js";
 import { shutdownDelaySeconds } from "./timing.js";
@@ -34,13 +34,6 @@ const DRAIN_SECONDS = 60;
 
 const ca = pkiPath(HostPki.ca.cert);
 const kubeconfigPath = (user: "controller-manager" | "scheduler") => kubernetesPath(HostPki.kubeconfig(user));
-
-/** kubeadm's flags and kubeha's over them, then the spec's extraArgs (same name replaces), sorted like kubeadm's. */
-function withExtra(flags: readonly Flag[], extra: Readonly<Record<string, string>>): Flag[] {
-  const byName = new Map(flags);
-  for (const [name, value] of Object.entries(extra)) byName.set(name, value);
-  return [...byName].sort(([a], [b]) => a.localeCompare(b));
-}
 
 /** The flags of kube-apiserver on controlplane `host`. */
 export function apiserverFlags(cluster: Cluster, host: Host): Flag[] {
@@ -64,6 +57,7 @@ export function apiserverFlags(cluster: Cluster, host: Host): Flag[] {
       ["etcd-certfile", pkiPath(HostPki.apiserverEtcdClient.cert)],
       ["etcd-keyfile", pkiPath(HostPki.apiserverEtcdClient.key)],
       ["etcd-servers", clientUrlsFor(members, host).join(",")],
+      ["kubelet-certificate-authority", ca],
       ["kubelet-client-certificate", pkiPath(HostPki.apiserverKubeletClient.cert)],
       ["kubelet-client-key", pkiPath(HostPki.apiserverKubeletClient.key)],
       ["kubelet-preferred-address-types", "InternalIP,ExternalIP,Hostname"],
@@ -197,6 +191,15 @@ rules:
 `;
 }
 
+/** What each component starts after on its host. */
+const AFTER: Record<Component, string> = {
+  "kube-apiserver": "etcd.service",
+  "kube-controller-manager": "kube-apiserver.service",
+  "kube-scheduler": "kube-apiserver.service",
+  kubelet: "containerd.service",
+  "kube-proxy": "network-online.target",
+};
+
 const DOCS: Record<Component, string> = {
   "kube-apiserver": "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-apiserver/",
   "kube-controller-manager":
@@ -211,18 +214,14 @@ const DOCS: Record<Component, string> = {
  * timeout covers its shutdown delay and a drain; the others stop at once
  * (a new leader takes over within the lease duration).
  */
-export function renderComponentUnit(
-  cluster: Cluster,
-  component: "kube-apiserver" | "kube-controller-manager" | "kube-scheduler",
-  flags: readonly Flag[],
-): string {
+export function renderComponentUnit(cluster: Cluster, component: Component, flags: readonly Flag[]): string {
   const standin = cluster.kubernetes.binaries.source === "standin";
   const stop = component === "kube-apiserver" ? shutdownDelaySeconds(cluster) + DRAIN_SECONDS : 30;
   return `# Written by kubeha; changes are overwritten by \`kubeha up\`.
 [Unit]
 Description=Kubernetes ${component} ${cluster.kubernetes.version}${standin ? " (kubeha lab STAND-IN, not Kubernetes)" : ""}
 Documentation=${DOCS[component]}
-After=network-online.target${component === "kube-apiserver" ? " etcd.service" : " kube-apiserver.service"}
+After=network-online.target ${AFTER[component]}
 Wants=network-online.target
 
 [Service]
@@ -285,6 +284,13 @@ export const KUBEADM_DIFFERENCES: readonly KubeadmDifference[] = [
     flag: "endpoint-reconciler-type",
     kubeha: "lease",
     reason: "the default, pinned: a crashed apiserver leaves the kubernetes Service within 15 s",
+  },
+  {
+    component: "kube-apiserver",
+    flag: "kubelet-certificate-authority",
+    kubeha: ca,
+    reason:
+      "the apiserver verifies each kubelet's serving certificate (kubeha signs them with the cluster CA; kubeadm's are self-signed and unverified; CIS 1.2.5)",
   },
   {
     component: "kube-apiserver",

@@ -42,7 +42,7 @@ import type { Artifacts, HostService, Listener, ServiceFile } from "./service.js
 type Name = "kube-apiserver" | "kube-controller-manager" | "kube-scheduler";
 
 /** The executable at /usr/local/bin/<name>: the release binary, or the lab's stand-in wrapper and the host executable it runs. */
-function binaryFiles(cluster: Cluster, name: string, artifacts: Artifacts): ServiceFile[] {
+export function binaryFiles(cluster: Cluster, name: string, artifacts: Artifacts): ServiceFile[] {
   if (cluster.kubernetes.binaries.source === "standin") {
     return [
       { path: NODE_BINARY, content: artifacts.nodeBinary, mode: 0o755 },
@@ -54,7 +54,7 @@ function binaryFiles(cluster: Cluster, name: string, artifacts: Artifacts): Serv
 }
 
 /** The PKI files (relative to /etc/kubernetes) the flags name. */
-const pkiFilesOf = (flags: readonly Flag[]) =>
+export const pkiFilesOf = (flags: readonly Flag[]) =>
   flags
     .flatMap(([, v]) => v.split(","))
     .flatMap((v) => (v.startsWith(`${KUBERNETES_DIR}/`) ? [v.slice(KUBERNETES_DIR.length + 1)] : []));

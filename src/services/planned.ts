@@ -26,14 +26,14 @@ function planned(
 }
 
 const everyHost = (cluster: Cluster) => cluster.hosts;
-const WILDCARD = "0.0.0.0";
 
-export const kubelet = planned("kubelet", everyHost, () => [
-  { address: WILDCARD, port: 10250, owner: "kubelet" },
+export const kubelet = planned("kubelet", everyHost, (_cluster, host) => [
+  { address: host.address, port: 10250, owner: "kubelet" },
+  { address: "127.0.0.1", port: 10248, owner: "kubelet health" },
 ]);
 
 export const kubeProxy = planned("kube-proxy", everyHost, () => [
-  { address: WILDCARD, port: 10256, owner: "kube-proxy health" },
+  { address: "0.0.0.0", port: 10256, owner: "kube-proxy health" },
 ]);
 
 /** The ingress controller on the edge hosts, on host network: its ports on the host and on the ingress VIP. */

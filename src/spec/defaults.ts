@@ -112,13 +112,21 @@ export interface Cluster {
     readonly binaries: EtcdBinaries;
   };
   /** Absent when the spec has no ingress section. */
-  readonly ingress?: { readonly vip?: string; readonly ports: readonly number[] };
+  readonly ingress?: {
+    readonly vip?: string;
+    readonly ports: readonly number[];
+    readonly dedicatedEdges: boolean;
+  };
   readonly kubernetes: {
     readonly version: string;
     readonly binaries: Binaries;
     readonly apiserver: ComponentSettings;
     readonly controllerManager: ComponentSettings;
     readonly scheduler: ComponentSettings;
+    readonly clusterDomain: string;
+    readonly kubelet: ComponentSettings & { readonly swap: "fail" | "NoSwap" | "LimitedSwap" };
+    readonly kubeProxy: ComponentSettings & { readonly mode: "iptables" | "nftables" | "ipvs" };
+    readonly containerd: { readonly snapshotter: "overlayfs" | "native" };
   };
   readonly pki: {
     readonly keyAlgorithm: KeyAlgorithm;
@@ -199,6 +207,7 @@ export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly numb
       ingress: {
         ...(s.ingress.vip && { vip: s.ingress.vip }),
         ports: s.ingress.ports ?? [...DEFAULTS.ingressPorts],
+        dedicatedEdges: s.ingress.dedicatedEdges ?? false,
       },
     }),
     kubernetes: {
@@ -207,6 +216,16 @@ export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly numb
       apiserver: { extraArgs: s.kubernetes?.apiserver?.extraArgs ?? {} },
       controllerManager: { extraArgs: s.kubernetes?.controllerManager?.extraArgs ?? {} },
       scheduler: { extraArgs: s.kubernetes?.scheduler?.extraArgs ?? {} },
+      clusterDomain: s.kubernetes?.clusterDomain ?? "cluster.local",
+      kubelet: {
+        extraArgs: s.kubernetes?.kubelet?.extraArgs ?? {},
+        swap: s.kubernetes?.kubelet?.swap ?? "fail",
+      },
+      kubeProxy: {
+        extraArgs: s.kubernetes?.kubeProxy?.extraArgs ?? {},
+        mode: s.kubernetes?.kubeProxy?.mode ?? "iptables",
+      },
+      containerd: { snapshotter: s.kubernetes?.containerd?.snapshotter ?? "overlayfs" },
     },
     pki: { ...DEFAULTS.pki, ...s.pki },
   };

@@ -55,7 +55,7 @@ describe("spec loading", () => {
       leaseTtlSeconds: 2,
     });
     assert.equal(cluster.controlPlane.nodeLocalProxyPort, 6443);
-    assert.deepEqual(cluster.ingress, { vip: "192.168.61.10", ports: [80, 443] });
+    assert.deepEqual(cluster.ingress, { vip: "192.168.61.10", ports: [80, 443], dedicatedEdges: false });
     assert.deepEqual(cluster.hosts[0]?.ssh, { user: "root", port: 22, keyPath: "~/.ssh/id_ed25519" });
   });
 
@@ -249,8 +249,8 @@ describe("spec loading", () => {
       /port 2379 .* on e4, e5/,
     ],
     [
-      "port clash with kubelet",
-      (s) => (s.spec.controlPlane.nodeLocalProxy = { port: 10250 }),
+      "port clash with the kubelet health port",
+      (s) => (s.spec.controlPlane.nodeLocalProxy = { port: 10248 }),
       "spec.controlPlane.nodeLocalProxy.port",
       /kubelet/,
     ],

@@ -283,10 +283,15 @@ const pkiLifetimes: Rule = {
 };
 
 const KUBERNETES = ["spec", "kubernetes"];
-const COMPONENTS: readonly ["apiserver" | "controllerManager" | "scheduler", Component][] = [
+const COMPONENTS: readonly [
+  "apiserver" | "controllerManager" | "scheduler" | "kubelet" | "kubeProxy",
+  Component,
+][] = [
   ["apiserver", "kube-apiserver"],
   ["controllerManager", "kube-controller-manager"],
   ["scheduler", "kube-scheduler"],
+  ["kubelet", "kubelet"],
+  ["kubeProxy", "kube-proxy"],
 ];
 
 /** A version kubeha has reference data for, and extra flags that version accepts and has not deprecated. */

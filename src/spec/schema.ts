@@ -270,6 +270,10 @@ export const ClusterSpecSchema = z
         .strictObject({
           vip: ipAddress.optional().describe("Floating address of the ingress edge; inside network.hostCidr"),
           ports: z.array(port).min(1).optional().describe("Ports on the ingress VIP (default [80, 443])"),
+          dedicatedEdges: z
+            .boolean()
+            .optional()
+            .describe("Taint edge hosts so that only the ingress controller runs there (default false)"),
         })
         .optional()
         .describe("The ingress edge"),
@@ -344,6 +348,48 @@ export const ClusterSpecSchema = z
           apiserver: component("kube-apiserver"),
           controllerManager: component("kube-controller-manager"),
           scheduler: component("kube-scheduler"),
+          clusterDomain: z
+            .string()
+            .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, {
+              error: "must be a DNS domain such as cluster.local",
+            })
+            .optional()
+            .describe("The cluster's DNS domain (default cluster.local)"),
+          kubelet: component("kubelet")
+            .unwrap()
+            .extend({
+              swap: z
+                .enum(["fail", "NoSwap", "LimitedSwap"], {
+                  error: 'must be "fail", "NoSwap" or "LimitedSwap"',
+                })
+                .optional()
+                .describe(
+                  "A host with swap on: fail (default: kubelet refuses to start, preflight says so), or run with the kubelet's swapBehavior",
+                ),
+            })
+            .optional()
+            .describe("kubelet settings"),
+          kubeProxy: component("kube-proxy")
+            .unwrap()
+            .extend({
+              mode: z
+                .enum(["iptables", "nftables", "ipvs"], { error: 'must be "iptables", "nftables" or "ipvs"' })
+                .optional()
+                .describe("How kube-proxy programs Services (default iptables)"),
+            })
+            .optional()
+            .describe("kube-proxy settings"),
+          containerd: z
+            .strictObject({
+              snapshotter: z
+                .enum(["overlayfs", "native"], { error: 'must be "overlayfs" or "native"' })
+                .optional()
+                .describe(
+                  "containerd's snapshotter (default overlayfs; native where the root file system is itself an overlay, as in the lab)",
+                ),
+            })
+            .optional()
+            .describe("containerd settings"),
         })
         .optional()
         .describe("The Kubernetes release and its control plane"),
