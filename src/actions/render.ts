@@ -12,7 +12,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { etcdVersionOf } from "../binaries/etcd.js";
-import { CONTROL_PLANE_BINARIES } from "../binaries/kubernetes.js";
+import { RELEASE_BINARIES } from "../binaries/kubernetes.js";
 import { InternalError, UsageError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/files.js";
 import { sha256 } from "../core/hash.js";
@@ -133,8 +133,12 @@ function writeHosts(
         `0755 ${"-".padStart(10)} ${"-".padEnd(64)} ${path}  # binary: ${what}, fetched and checked by up`,
       );
     };
-    if (k.binaries.source === "download" && host.spec.roles.includes("controlplane")) {
-      for (const name of CONTROL_PLANE_BINARIES)
+    if (k.binaries.source === "download") {
+      // every host is a node; controlplane hosts get the control plane and kubectl too
+      const controlplane = host.spec.roles.includes("controlplane");
+      for (const name of RELEASE_BINARIES.filter(
+        (n) => controlplane || n === "kubelet" || n === "kube-proxy",
+      ))
         listed(kubeBinary(name), `Kubernetes ${k.version} linux/${k.binaries.arch} from download`);
     }
     const etcd = ctx.cluster.etcd.binaries;

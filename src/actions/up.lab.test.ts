@@ -177,6 +177,79 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
     }
   });
 
+  it("makes every host a node: containerd, kubelet and kube-proxy from the real units, each kubelet registered through its own path and reached back over mutual TLS", async () => {
+    const names = (spec.spec.hosts as { name: string }[]).map((h) => h.name);
+    const w1Address = (spec.spec.hosts as { name: string; address: string }[]).find(
+      (h) => h.name === "w1",
+    )?.address;
+    for (const h of names) {
+      const active = lab.ssh(h, "systemctl is-active kubeha-node-setup containerd kubelet kube-proxy");
+      assert.deepEqual(
+        active.stdout.trim().split("\n"),
+        ["active", "active", "active", "active"],
+        `${h}: ${active.stdout}`,
+      );
+      // containerd runs for real and answers its CRI; the kubelet stand-in asked it at start (it exits otherwise)
+      assert.match(lab.ssh(h, "ctr version").stdout, /Server:\s+Version:\s+1\.6\./, h);
+      assert.equal(lab.ssh(h, "cat /proc/sys/net/ipv4/ip_forward").stdout.trim(), "1", h);
+    }
+    const cmdline = lab.ssh(
+      "w1",
+      "tr '\\0' ' ' < /proc/$(systemctl show -p MainPID --value kubelet)/cmdline",
+    ).stdout;
+    assert.match(cmdline, /kubelet --config=\/etc\/kubernetes\/kubelet-config\.yaml --hostname-override=w1 /);
+    const refused = lab.ssh(
+      "w1",
+      "/usr/local/bin/kubelet --config=/etc/kubernetes/kubelet-config.yaml --no-such-flag=1",
+    );
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /unknown flag: --no-such-flag/);
+
+    const admin = join(stateDir, "pki/admin.conf");
+    const kubectl = (...args: string[]) => {
+      const r = spawnSync("kubectl", ["--request-timeout=5s", "--kubeconfig", admin, ...args], {
+        encoding: "utf8",
+      });
+      assert.equal(r.status, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
+      return r.stdout;
+    };
+    // every Node, registered by its kubelet through its kubeconfig: workers through their node-local
+    // proxy, controlplane hosts through their own apiserver; kept in etcd, so any apiserver lists them all
+    const nodes = JSON.parse(kubectl("get", "nodes", "-o", "json")).items as {
+      metadata: { name: string; labels: Record<string, string> };
+      spec: { taints: { key: string }[] };
+      status: { addresses: { type: string; address: string }[] };
+    }[];
+    assert.deepEqual(nodes.map((n) => n.metadata.name).sort(), [...names].sort());
+    const byName = new Map(nodes.map((n) => [n.metadata.name, n]));
+    assert.equal(byName.get("w1")?.status.addresses[0]?.address, w1Address);
+    assert.equal(byName.get("w1")?.metadata.labels["kubeha.io/worker"], "true");
+    assert.deepEqual(
+      byName.get("cp1")?.spec.taints.map((t) => t.key),
+      ["node-role.kubernetes.io/control-plane"],
+    );
+    assert.deepEqual(byName.get("w1")?.spec.taints, []);
+    // the apiserver reaches each kubelet at its InternalIP with its kubelet client certificate and verifies
+    // the kubelet's serving certificate against the cluster CA
+    for (const n of names) assert.equal(kubectl("get", "--raw", `/api/v1/nodes/${n}/proxy/healthz`), "ok", n);
+    // the kubelet's port: anonymous refused, a node's own identity refused, the apiserver's kubelet client allowed
+    const kubeletUrl = `https://${w1Address}:10250/pods`;
+    const anonymous = lab.ssh(
+      "cp1",
+      `curl -s -o /dev/null -w '%{http_code}' --cacert /etc/kubernetes/pki/ca.crt ${kubeletUrl}`,
+    );
+    assert.equal(anonymous.stdout, "401");
+    const asApiserver = lab.ssh(
+      "cp1",
+      `curl -s -o /dev/null -w '%{http_code}' --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/apiserver-kubelet-client.crt --key /etc/kubernetes/pki/apiserver-kubelet-client.key ${kubeletUrl}`,
+    );
+    assert.equal(asApiserver.stdout, "200");
+    for (const h of ["cp2", "w2"]) {
+      const health = lab.ssh(h, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:10256/healthz");
+      assert.equal(health.stdout, "200", `${h}: kube-proxy healthz`);
+    }
+  });
+
   it("rolls an apiserver flag change over cp1..cp3 with no failed request through the VIP or a worker's proxy", async () => {
     spec.spec.kubernetes = { ...spec.spec.kubernetes, apiserver: { extraArgs: { "audit-log-maxage": "7" } } };
     writeSpec();

@@ -1,9 +1,9 @@
 /** The deploy engine on scripted hosts: dry-run through the same path, idempotency, errors gathered per host. */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { CONTROL_PLANE_BINARIES } from "../binaries/kubernetes.js";
+import { RELEASE_BINARIES } from "../binaries/kubernetes.js";
 import { report } from "../cli/run.js";
 import { ExpectedExit, HostError, MultiHostError, SpecError } from "../core/errors.js";
 import { AGENT_CONFIG, HostPki, pkiPath, Unit, unitPath } from "../core/host-paths.js";
@@ -19,7 +19,7 @@ const opts = { dryRun: false, concurrency: 4, allowMemberRemoval: false, specDir
 /** A directory of Kubernetes "binaries": small scripts named like the release's, as `kubernetes.binaries.source: dir` reads them. */
 const releaseDir = (() => {
   const dir = scratch("release");
-  for (const name of CONTROL_PLANE_BINARIES) {
+  for (const name of RELEASE_BINARIES) {
     writeFileSync(join(dir, name), `#!/bin/sh\necho ${name} v1.34.2\n`, { mode: 0o755 });
   }
   return dir;
@@ -53,6 +53,14 @@ function fakes() {
       { stdout: "https://192.168.61.11:2379, a1, 3.4.23, 20 kB, true, false, 2, 8, 8, \n" },
     ],
     ...fakeEtcdAuth(),
+    // Verify nodes: every kubelet answers through the node proxy; each host's runtime, kubelet and kube-proxy
+    [
+      /^printf '%s %s\\n' /,
+      (c) => ({
+        stdout: [...c.matchAll(/printf '%s %s\\n' '([^']+)'/g)].map((m) => `${m[1]} ok\n`).join(""),
+      }),
+    ],
+    [/^ctr version/, { stdout: "1.6.20~ds1\n200\n200\n" }],
   ];
   // cp1 holds the API VIP
   const vip = (n: string): Script => [
@@ -152,14 +160,20 @@ describe("kubeha up on scripted hosts", () => {
       false,
       "workers get no etcd keys",
     );
-    // the control plane from the release directory, on controlplane hosts only
-    for (const name of CONTROL_PLANE_BINARIES) {
+    // the release from its directory: the node's binaries everywhere, the control plane's on controlplane hosts only
+    for (const name of RELEASE_BINARIES) {
       assert.deepEqual(
         real.hosts.get("cp2")?.files.get(`/usr/local/bin/${name}`)?.content,
         readFileSync(join(releaseDir, name)),
       );
-      assert.equal(real.hosts.get("w1")?.files.has(`/usr/local/bin/${name}`), false);
+      const node = name === "kubelet" || name === "kube-proxy";
+      assert.equal(real.hosts.get("w1")?.files.has(`/usr/local/bin/${name}`), node, name);
     }
+    assert.match(
+      real.hosts.get("w1")?.files.get(unitPath(Unit.kubelet))?.content.toString() ?? "",
+      /--kubeconfig=\/etc\/kubernetes\/kubelet\.conf/,
+    );
+    assert.ok(done.changes.some((c) => c.host === "w1" && c.what === "start kubelet"));
     assert.match(
       real.hosts.get("cp2")?.files.get(unitPath(Unit.apiserver))?.content.toString() ?? "",
       /ExecStart=\/usr\/local\/bin\/kube-apiserver \\\n {2}--advertise-address=192\.168\.61\.12 /,
@@ -192,6 +206,65 @@ describe("kubeha up on scripted hosts", () => {
       return true;
     });
     for (const host of f.hosts.values()) assert.equal(host.files.size, 0);
+  });
+});
+
+describe("kubeha up on hosts that cannot be nodes yet", () => {
+  it("names each host and what to do before anything changes: swap on, no overlay, a package apt lacks, no clock sync", async () => {
+    const state = join(scratch("up-preflight"), "state");
+    const f = fakes();
+    const fact = (host: string, key: string, value: string) => {
+      (f.hosts.get(host) as FakeHost).facts[key] = value;
+    };
+    fact("cp2", "swap", "2097148");
+    fact("cp3", "overlay", "no");
+    fact("w1", "installed", "containerd runc conntrack iptables");
+    fact("w1", "installable", "");
+    fact("cp1", "clock", "unsynced");
+    await assert.rejects(up(cluster(), state, opts, quiet, f.connect), (err: unknown) => {
+      assert.ok(err instanceof MultiHostError, String(err));
+      const by = new Map(err.failures.map((x) => [x.host, x]));
+      assert.deepEqual([...by.keys()].sort(), ["cp1", "cp2", "cp3", "w1"]);
+      assert.match(by.get("cp2")?.message ?? "", /swap is on \(2048 MiB\): the kubelet refuses to start/);
+      assert.match(by.get("cp2")?.hint ?? "", /swapoff -a .*kubernetes\.kubelet\.swap: NoSwap/);
+      assert.match(by.get("cp3")?.message ?? "", /no overlay file system/);
+      assert.match(
+        by.get("w1")?.message ?? "",
+        /^w1: containernetworking-plugins is not installed and apt cannot install it/,
+      );
+      assert.match(by.get("cp1")?.message ?? "", /clock is not synchronised/);
+      assert.ok(err.failures.every((x) => x.phase === "Node preflight"));
+      return true;
+    });
+    for (const host of f.hosts.values()) assert.equal(host.files.size, 0);
+    assert.equal(existsSync(join(state, "pki")), false, "the state is not written either");
+  });
+
+  it("runs with swap when the spec says how, and installs what a host lacks", async () => {
+    const state = join(scratch("up-swap"), "state");
+    const f = fakes();
+    (f.hosts.get("w1") as FakeHost).facts.swap = "1024";
+    (f.hosts.get("w1") as FakeHost).facts.installed = "runc containernetworking-plugins conntrack iptables";
+    (f.hosts.get("w1") as FakeHost).facts.installable = "containerd";
+    const apt: string[] = [];
+    (f.hosts.get("w1") as FakeHost).on(/apt-get install/, (c) => {
+      apt.push(c);
+      return {};
+    });
+    const spec = cluster();
+    const swapOk = {
+      ...spec,
+      kubernetes: { ...spec.kubernetes, kubelet: { ...spec.kubernetes.kubelet, swap: "NoSwap" as const } },
+    };
+    const done = await up(swapOk, state, opts, quiet, f.connect);
+    assert.ok(done.changes.some((c) => c.host === "w1" && c.what === "install containerd (apt)"));
+    assert.equal(apt.length, 1);
+    assert.match(apt[0] ?? "", /apt-get install -y -qq --no-install-recommends 'containerd'/);
+    assert.match(
+      (f.hosts.get("w1") as FakeHost).files.get("/etc/kubernetes/kubelet-config.yaml")?.content.toString() ??
+        "",
+      /failSwapOn: false\nmemorySwap:\n {2}swapBehavior: NoSwap/,
+    );
   });
 });
 

@@ -21,7 +21,8 @@ import { Connect } from "../phases/connect.js";
 import { EtcdAuth } from "../phases/etcd-auth.js";
 import { EtcdMembers } from "../phases/etcd-members.js";
 import { GatherFacts } from "../phases/gather-facts.js";
-import { InstallEtcd } from "../phases/install-etcd.js";
+import { InstallPackages } from "../phases/install-packages.js";
+import { NodePreflight } from "../phases/node-preflight.js";
 import { PreparePki } from "../phases/prepare-pki.js";
 import { ReportVersions } from "../phases/report-versions.js";
 import { SavePki } from "../phases/save-pki.js";
@@ -31,6 +32,7 @@ import { UploadFiles } from "../phases/upload-files.js";
 import { ValidateHosts } from "../phases/validate-hosts.js";
 import { VerifyApi } from "../phases/verify-api.js";
 import { VerifyEtcd } from "../phases/verify-etcd.js";
+import { VerifyNodes } from "../phases/verify-nodes.js";
 import { WriteEtcdAccess } from "../phases/write-etcd-access.js";
 import { checkResolved } from "../plan/load.js";
 import type { Cluster } from "../spec/defaults.js";
@@ -44,8 +46,9 @@ export const UP_PHASES: readonly Phase<DeployContext>[] = [
   Connect,
   GatherFacts,
   ValidateHosts,
+  NodePreflight,
   SavePki,
-  InstallEtcd,
+  InstallPackages,
   UploadFiles,
   ConfigureEtcd,
   StartEtcd,
@@ -56,6 +59,7 @@ export const UP_PHASES: readonly Phase<DeployContext>[] = [
   StartServices,
   VerifyApi,
   ReportVersions,
+  VerifyNodes,
 ];
 
 /** The SSH connector of real runs: keys pinned in the state directory. */

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { ExpectedExit, UsageError } from "../core/errors.js";
 import { run } from "../core/exec.js";
 import { scratch } from "../pki/pki-fixtures.js";
-import { binaryUrl, CONTROL_PLANE_BINARIES, kubernetesBinaries } from "./kubernetes.js";
+import { binaryUrl, kubernetesBinaries, RELEASE_BINARIES } from "./kubernetes.js";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 /** A small executable standing for `name` of `version`. */
@@ -18,7 +18,7 @@ const program = (name: string, version: string) =>
 
 describe("kubernetes binaries", () => {
   const dir = scratch("k8s-bin");
-  const request = (version: string) => ({ version, arch: "amd64", names: CONTROL_PLANE_BINARIES });
+  const request = (version: string) => ({ version, arch: "amd64", names: RELEASE_BINARIES });
   /** What the mirror serves: path -> body. */
   const files = new Map<string, Buffer>();
   const hits: string[] = [];
@@ -27,7 +27,7 @@ describe("kubernetes binaries", () => {
 
   before(async () => {
     for (const version of ["v1.34.2", "v1.34.3", "v1.34.4"]) {
-      for (const name of CONTROL_PLANE_BINARIES) {
+      for (const name of RELEASE_BINARIES) {
         const body = program(name, version);
         files.set(`/release/${version}/bin/linux/amd64/${name}`, body);
         files.set(`/release/${version}/bin/linux/amd64/${name}.sha256`, Buffer.from(sha(body)));
@@ -60,7 +60,7 @@ describe("kubernetes binaries", () => {
       specDir: dir,
       stateDir: state,
     });
-    for (const name of CONTROL_PLANE_BINARIES)
+    for (const name of RELEASE_BINARIES)
       assert.ok(got.get(name)?.read().equals(program(name, "v1.34.2")), name);
     const cache = join(state, "downloads/kubernetes/v1.34.2/linux-amd64");
     assert.equal(
@@ -130,7 +130,7 @@ describe("kubernetes binaries", () => {
   it("reads a directory of binaries, and the server tarball's kubernetes/server/bin/", async () => {
     const flat = join(dir, "bundle");
     mkdirSync(flat);
-    for (const name of CONTROL_PLANE_BINARIES) writeFileSync(join(flat, name), program(name, "v1.34.2"));
+    for (const name of RELEASE_BINARIES) writeFileSync(join(flat, name), program(name, "v1.34.2"));
     const fromDir = await kubernetesBinaries({ source: "dir", path: "bundle" }, request("v1.34.2"), {
       specDir: dir,
       stateDir: dir,
@@ -140,7 +140,7 @@ describe("kubernetes binaries", () => {
     const tree = join(dir, "tarball-tree");
     const bin = join(tree, "kubernetes/server/bin");
     mkdirSync(bin, { recursive: true });
-    for (const name of [...CONTROL_PLANE_BINARIES, "kubelet", "kubeadm"])
+    for (const name of [...RELEASE_BINARIES, "kubelet", "kubeadm"])
       writeFileSync(join(bin, name), program(name, "v1.34.2"));
     writeFileSync(join(bin, "kube-apiserver.tar"), "an image archive, not the binary");
     writeFileSync(join(tree, "kubernetes/LICENSES"), "licenses");
@@ -150,7 +150,7 @@ describe("kubernetes binaries", () => {
       specDir: "/",
       stateDir: dir,
     });
-    assert.deepEqual([...fromTarball.keys()], [...CONTROL_PLANE_BINARIES]);
+    assert.deepEqual([...fromTarball.keys()], [...RELEASE_BINARIES]);
     assert.ok(fromTarball.get("kube-apiserver")?.read().equals(program("kube-apiserver", "v1.34.2")));
   });
 
@@ -165,7 +165,10 @@ describe("kubernetes binaries", () => {
       }),
       (err: unknown) => {
         assert.ok(err instanceof UsageError);
-        assert.match(err.message, /holds no kube-controller-manager, kube-scheduler, kubectl$/);
+        assert.match(
+          err.message,
+          /holds no kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl$/,
+        );
         assert.match(err.hint ?? "", /kubernetes-server-linux-amd64\.tar\.gz/);
         return true;
       },

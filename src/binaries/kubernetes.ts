@@ -24,11 +24,13 @@ import { cached, fetchVerified, get } from "./fetch.js";
 /** The official release server. */
 export const RELEASE_BASE = "https://dl.k8s.io/release";
 
-/** The control plane's binaries (the node components come with the nodes). */
-export const CONTROL_PLANE_BINARIES = [
+/** The release binaries kubeha installs: the control plane's, the node's, and kubectl. */
+export const RELEASE_BINARIES = [
   "kube-apiserver",
   "kube-controller-manager",
   "kube-scheduler",
+  "kubelet",
+  "kube-proxy",
   "kubectl",
 ] as const;
 

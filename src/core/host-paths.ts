@@ -61,6 +61,7 @@ export const Unit = {
   apiserver: "kube-apiserver",
   controllerManager: "kube-controller-manager",
   scheduler: "kube-scheduler",
+  nodeSetup: "kubeha-node-setup",
   containerd: "containerd",
   kubelet: "kubelet",
   kubeProxy: "kube-proxy",
@@ -103,6 +104,9 @@ export const SCHEDULER_CONFIG = kubernetesPath("scheduler-config.yaml");
 export const KUBELET_CONFIG = kubernetesPath("kubelet-config.yaml");
 export const KUBE_PROXY_CONFIG = kubernetesPath("kube-proxy-config.yaml");
 export const CONTAINERD_CONFIG = "/etc/containerd/config.toml";
+/** Kernel modules and sysctls every node needs, loaded and set at boot. */
+export const MODULES_LOAD_CONF = "/etc/modules-load.d/kubeha.conf";
+export const SYSCTL_CONF = "/etc/sysctl.d/90-kubeha.conf";
 /** A drop-in for the package's containerd.service. */
 export const CONTAINERD_DROPIN = `${SYSTEMD_UNIT_DIR}/containerd.service.d/kubeha.conf`;
 export const AUDIT_LOG = "/var/log/kubernetes/audit/audit.log";

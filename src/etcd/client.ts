@@ -163,6 +163,14 @@ export class EtcdClient {
     return kv && keyValue(kv);
   }
 
+  /** Every key under `prefix` (a linearizable read), in key order. */
+  async list(prefix: string): Promise<KeyValue[]> {
+    const end = Buffer.from(prefix);
+    end[end.length - 1] = (end[end.length - 1] ?? 0) + 1; // the first key after every key with the prefix
+    const res = await this.unary(RPC.range, { key: Buffer.from(prefix), rangeEnd: end });
+    return res.kvs.map(keyValue);
+  }
+
   async put(key: string, value: string, lease?: bigint): Promise<void> {
     await this.unary(RPC.put, {
       key: Buffer.from(key),

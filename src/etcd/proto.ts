@@ -33,7 +33,7 @@ const descriptor = {
             lease: f("int64", 6),
           },
         },
-        RangeRequest: { fields: { key: f("bytes", 1), serializable: f("bool", 7) } },
+        RangeRequest: { fields: { key: f("bytes", 1), rangeEnd: f("bytes", 2), serializable: f("bool", 7) } },
         RangeResponse: {
           fields: { header: f("ResponseHeader", 1), kvs: f("KeyValue", 2, "repeated"), count: f("int64", 4) },
         },

@@ -1,7 +1,7 @@
 /**
  * The Debian base every lab host boots from: made once with debootstrap from
  * this machine's own apt mirror, configured like a fresh real host (sshd and
- * networkd on; etcd, keepalived, haproxy and nginx installed but disabled; no
+ * networkd on; etcd, containerd, keepalived, haproxy and nginx installed but disabled; no
  * host keys, an empty machine id), and cached under a name derived from
  * everything that shapes it, so a changed package list makes a new image.
  */
@@ -32,11 +32,18 @@ export const BASE_PACKAGES = [
   "haproxy",
   "nginx-light",
   "libnginx-mod-stream",
+  // a Kubernetes node's runtime and packet filter tools, as `up` would install them on a real host
+  "containerd",
+  "runc",
+  "containernetworking-plugins",
+  "conntrack",
+  "iptables",
 ] as const;
 
 /** Services the packages enable that a fresh host must not run until kubeha (or a benchmark) configures them. */
 const DISABLED_UNITS = [
   "etcd",
+  "containerd",
   "keepalived",
   "haproxy",
   "nginx",

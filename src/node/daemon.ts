@@ -10,6 +10,7 @@ import { logJson, startAgent } from "../agent/agent.js";
 import { startApiserverStandin } from "../standin/apiserver.js";
 import type { CommandLine } from "../standin/command-line.js";
 import { startComponentStandin } from "../standin/component.js";
+import { startKubeletStandin, startKubeProxyStandin } from "../standin/node.js";
 
 /** Runs the agent from `file`, or the stand-in of a command line; resolves once it has stopped after a signal. */
 export async function runDaemon(what: { agent: string } | { standin: CommandLine }): Promise<void> {
@@ -20,9 +21,15 @@ export async function runDaemon(what: { agent: string } | { standin: CommandLine
     stop = agent.stop;
   } else {
     const cl = what.standin;
-    stop = (
-      cl.component === "kube-apiserver" ? await startApiserverStandin(cl) : await startComponentStandin(cl)
-    ).shutdown;
+    const start =
+      cl.component === "kube-apiserver"
+        ? startApiserverStandin
+        : cl.component === "kubelet"
+          ? startKubeletStandin
+          : cl.component === "kube-proxy"
+            ? startKubeProxyStandin
+            : startComponentStandin;
+    stop = (await start(cl)).shutdown;
   }
   await new Promise<void>((resolve) => {
     const bye = (signal: string) => {

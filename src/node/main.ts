@@ -3,7 +3,8 @@
  * daemons kubeha runs on hosts, without the operator CLI, so it bundles
  * small and needs no Node.js on the host.
  * `kubeha-node agent --config FILE`; in the lab, `kubeha-node kube-apiserver
- * FLAGS...` (and kube-controller-manager, kube-scheduler), run through the
+ * FLAGS...` (and kube-controller-manager, kube-scheduler, kubelet,
+ * kube-proxy), run through the
  * wrappers at /usr/local/bin/<name> with the real component's flags.
  */
 import { logJson } from "../agent/agent.js";

@@ -10,6 +10,7 @@ import { etcdActive } from "../deploy/etcd-cluster.js";
 import { gatherFacts } from "../deploy/facts.js";
 import type { Phase } from "../deploy/runner.js";
 import { memberList } from "../etcd/etcdctl.js";
+import { hostPackages } from "../services/node.js";
 import { deployedUnits } from "../services/registry.js";
 
 export const GatherFacts: Phase<DeployContext> = {
@@ -20,6 +21,7 @@ export const GatherFacts: Phase<DeployContext> = {
       const paths = [...(host.desired ?? []).map((f) => f.path), ETCD_BOOTSTRAP_ENV];
       host.facts = await gatherFacts(ctx.transport(host), units, paths, {
         verify: ctx.options.verify ?? false,
+        packages: hostPackages(ctx.cluster, host.spec),
       });
       for (const owed of host.facts.pending) host.owed.add(owed);
       const f = host.facts;

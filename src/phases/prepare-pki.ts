@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { etcdPrograms } from "../binaries/etcd.js";
-import { CONTROL_PLANE_BINARIES, kubernetesBinaries } from "../binaries/kubernetes.js";
+import { kubernetesBinaries, RELEASE_BINARIES } from "../binaries/kubernetes.js";
 import { LineCache } from "../core/line-cache.js";
 import { DigestCache, type LocalFile } from "../core/local-file.js";
 import { pkiDirOf } from "../core/state-dir.js";
@@ -51,7 +51,7 @@ export async function gatherArtifacts(ctx: DeployContext, opts: { downloads: boo
   if (k.binaries.source === "dir" || (k.binaries.source === "download" && opts.downloads)) {
     kubernetes = await kubernetesBinaries(
       k.binaries,
-      { version: k.version, arch: k.binaries.arch, names: CONTROL_PLANE_BINARIES },
+      { version: k.version, arch: k.binaries.arch, names: RELEASE_BINARIES },
       dirs,
     );
     ctx.report.info(

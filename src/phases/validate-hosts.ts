@@ -5,7 +5,7 @@
  * cluster where a member should run (kubeha never wipes it, and the likely
  * cause is the wrong state directory); no etcd member dropped from the spec
  * without --allow-member-removal, and none whose removal would lose quorum;
- * Kubernetes binaries of the controlplane hosts' architecture; no etcd
+ * Kubernetes binaries of the hosts' architecture; no etcd
  * version jump a member's data cannot take.
  */
 import { dirname } from "node:path";
@@ -102,17 +102,13 @@ export const ValidateHosts: Phase<DeployContext> = {
       }
       const binaries = ctx.cluster.kubernetes.binaries;
       const arch = UNAME_ARCH[f.arch] ?? f.arch;
-      if (
-        binaries.source !== "standin" &&
-        host.spec.roles.includes("controlplane") &&
-        arch !== binaries.arch
-      ) {
+      if (binaries.source !== "standin" && arch !== binaries.arch) {
         throw new HostError(
           host.spec.name,
           ctx.phase,
           `the host is ${f.arch} (${arch}) and kubernetes.binaries are for ${binaries.arch}`,
           {
-            hint: `set kubernetes.binaries.arch: ${arch} (every controlplane host must share one architecture)`,
+            hint: `set kubernetes.binaries.arch: ${arch} (every host runs the release's binaries: all must share one architecture)`,
           },
         );
       }

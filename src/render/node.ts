@@ -156,7 +156,7 @@ version = 2
   sandbox_image = "${pauseImage(cluster)}"
 
 [${cri}.containerd]
-  snapshotter = "${cluster.kubernetes.containerd.snapshotter}"
+  snapshotter = "overlayfs"
   default_runtime_name = "runc"
 
 [${cri}.containerd.runtimes.runc]

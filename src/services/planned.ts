@@ -25,17 +25,6 @@ function planned(
   };
 }
 
-const everyHost = (cluster: Cluster) => cluster.hosts;
-
-export const kubelet = planned("kubelet", everyHost, (_cluster, host) => [
-  { address: host.address, port: 10250, owner: "kubelet" },
-  { address: "127.0.0.1", port: 10248, owner: "kubelet health" },
-]);
-
-export const kubeProxy = planned("kube-proxy", everyHost, () => [
-  { address: "0.0.0.0", port: 10256, owner: "kube-proxy health" },
-]);
-
 /** The ingress controller on the edge hosts, on host network: its ports on the host and on the ingress VIP. */
 export const ingressController = planned(
   "ingress-controller",

@@ -7,7 +7,8 @@ import type { Cluster, Host } from "../spec/defaults.js";
 import { agent } from "./agent.js";
 import { apiserver, controllerManager, scheduler } from "./control-plane.js";
 import { etcd } from "./etcd.js";
-import { ingressController, kubelet, kubeProxy } from "./planned.js";
+import { containerd, kubelet, kubeProxy, nodeSetup } from "./node.js";
+import { ingressController } from "./planned.js";
 import type { HostService } from "./service.js";
 
 export const SERVICES: readonly HostService[] = [
@@ -15,9 +16,11 @@ export const SERVICES: readonly HostService[] = [
   apiserver,
   controllerManager,
   scheduler,
+  agent,
+  nodeSetup,
+  containerd,
   kubelet,
   kubeProxy,
-  agent,
   ingressController,
 ];
 

@@ -126,7 +126,6 @@ export interface Cluster {
     readonly clusterDomain: string;
     readonly kubelet: ComponentSettings & { readonly swap: "fail" | "NoSwap" | "LimitedSwap" };
     readonly kubeProxy: ComponentSettings & { readonly mode: "iptables" | "nftables" | "ipvs" };
-    readonly containerd: { readonly snapshotter: "overlayfs" | "native" };
   };
   readonly pki: {
     readonly keyAlgorithm: KeyAlgorithm;
@@ -225,7 +224,6 @@ export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly numb
         extraArgs: s.kubernetes?.kubeProxy?.extraArgs ?? {},
         mode: s.kubernetes?.kubeProxy?.mode ?? "iptables",
       },
-      containerd: { snapshotter: s.kubernetes?.containerd?.snapshotter ?? "overlayfs" },
     },
     pki: { ...DEFAULTS.pki, ...s.pki },
   };

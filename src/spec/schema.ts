@@ -379,17 +379,6 @@ export const ClusterSpecSchema = z
             })
             .optional()
             .describe("kube-proxy settings"),
-          containerd: z
-            .strictObject({
-              snapshotter: z
-                .enum(["overlayfs", "native"], { error: 'must be "overlayfs" or "native"' })
-                .optional()
-                .describe(
-                  "containerd's snapshotter (default overlayfs; native where the root file system is itself an overlay, as in the lab)",
-                ),
-            })
-            .optional()
-            .describe("containerd settings"),
         })
         .optional()
         .describe("The Kubernetes release and its control plane"),

@@ -17,6 +17,14 @@
  *   accepting, ends watches, lets requests in flight finish and closes;
  * - /api, /apis and /version for authenticated clients (kubectl), and
  *   /watch, a stream with a line every second like a watch;
+ * - Nodes: a kubelet registers its Node with PUT /api/v1/nodes/NAME, allowed
+ *   only to system:node:NAME (NodeRestriction) or system:masters, kept in
+ *   etcd under /registry/minions/ so that every apiserver lists every node;
+ *   GET /api/v1/nodes[/NAME] for authenticated users, and
+ *   /api/v1/nodes/NAME/proxy/PATH for system:masters, reaching the kubelet
+ *   as the real apiserver does: at its InternalIP and kubelet port, with
+ *   --kubelet-client-certificate, verifying the kubelet's serving
+ *   certificate against --kubelet-certificate-authority;
  * - requests of authenticated users are appended to --audit-log-path.
  *
  * Every response carries `X-Kubeha-Standin: true`; /version says "standin".
@@ -33,6 +41,7 @@ import { EtcdClient, readEtcdTls } from "../etcd/client.js";
 import { STANDIN_PROBE_KEY } from "../etcd/keyspace.js";
 import { type CommandLine, parseDuration } from "./command-line.js";
 import { NamedFiles } from "./files.js";
+import { NodeRegistry, V1_RESOURCES } from "./nodes.js";
 
 const READ_TIMEOUT_MS = 2000;
 /** After the shutdown delay: how long requests in flight may finish. */
@@ -117,6 +126,11 @@ export async function startApiserverStandin(cl: CommandLine): Promise<RunningSta
   const [major, minor] = cl.version.replace(/^v/, "").split(".");
   const advertised = `${flag("advertise-address", flag("bind-address"))}:${flag("secure-port", "6443")}`;
 
+  const nodes = new NodeRegistry(etcd, {
+    cert: files.has("kubelet-client-certificate") ? files.pem("kubelet-client-certificate") : undefined,
+    key: files.has("kubelet-client-key") ? files.pem("kubelet-client-key") : undefined,
+    ca: files.has("kubelet-certificate-authority") ? files.pem("kubelet-certificate-authority") : undefined,
+  });
   const server = createServer(
     {
       cert: files.pem("tls-cert-file"),
@@ -174,6 +188,12 @@ export async function startApiserverStandin(cl: CommandLine): Promise<RunningSta
             serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: advertised }],
           }),
         );
+      }
+      if (path === "/api/v1") return json(200, JSON.stringify(V1_RESOURCES));
+      const nodePath = /^\/api\/v1\/nodes(?:\/([a-z0-9.-]+)(?:\/(status|proxy)(\/.*)?)?)?$/.exec(path);
+      if (nodePath) {
+        const [, name, sub, rest = "/"] = nodePath;
+        return nodes.handle(req, res, { user, groups, name, sub, rest });
       }
       if (path === "/apis")
         return json(200, JSON.stringify({ kind: "APIGroupList", apiVersion: "v1", groups: [] }));

@@ -10,7 +10,13 @@ import { type Component, parseArgs } from "../kubernetes/flags.js";
 export const STANDIN_VERSION_ENV = "KUBEHA_STANDIN_VERSION";
 
 /** The components the host executable has stand-ins for. */
-export const STANDIN_COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
+export const STANDIN_COMPONENTS = [
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kubelet",
+  "kube-proxy",
+] as const;
 export type StandinComponent = (typeof STANDIN_COMPONENTS)[number];
 
 /** A stand-in's parsed command line. */

@@ -38,7 +38,8 @@ function authenticate(server: string, agent: Agent): Promise<number> {
 
 /** Starts the controller-manager or scheduler stand-in from its command line. */
 export async function startComponentStandin(cl: CommandLine): Promise<RunningStandin> {
-  if (cl.component === "kube-apiserver") throw new Error("use startApiserverStandin");
+  if (cl.component !== "kube-controller-manager" && cl.component !== "kube-scheduler")
+    throw new Error(`no controller stand-in for ${cl.component}`);
   const flag = (name: string, fallback = "") => cl.flags.get(name) ?? fallback;
   const files = new NamedFiles(cl.component, cl.flags);
   let kubeconfigPath: string | undefined;

@@ -35,7 +35,8 @@ export interface Kubeconfig {
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-function readContent(path: string): FileContent {
+/** A file's content as a stand-in reads it: certificates, a key, or a YAML document. */
+export function readContent(path: string): FileContent {
   let text: string;
   try {
     text = readFileSync(path, "utf8");

@@ -29,10 +29,15 @@ export class FakeHost implements Transport {
     codename: "bookworm",
     arch: "x86_64",
     systemd: "yes",
-    etcd: "yes",
     data: "no",
     marker: "",
     pending: "",
+    installed: "etcd-server etcd-client containerd runc containernetworking-plugins conntrack iptables",
+    installable: "",
+    swap: "0",
+    overlay: "yes",
+    brnf: "yes",
+    clock: "synced",
   };
   /** systemd units that are active or enabled (others are neither). */
   readonly active = new Set<string>();
@@ -42,6 +47,11 @@ export class FakeHost implements Transport {
   constructor(host: string, script: Script = []) {
     this.host = host;
     this.script = [...script];
+  }
+
+  /** From now on, commands matching `pattern` get `answer`. */
+  on(pattern: RegExp, answer: Script[number][1]): void {
+    this.script.unshift([pattern, answer]);
   }
 
   /** From now on, commands matching `pattern` fail with `stderr`. */
