@@ -24,6 +24,7 @@ const FLOORS: Record<string, number> = {
   agent: 4,
   standin: 4,
   render: 5,
+  addons: 6,
   services: 6,
   plan: 7,
   deploy: 7,

@@ -8,10 +8,11 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { parse, parseAllDocuments } from "yaml";
 import { UsageError } from "../core/errors.js";
 import { packageRoot } from "../core/package-info.js";
 import type { Reporter } from "../deploy/context.js";
-import { type Component, flagProblems } from "../kubernetes/flags.js";
+import { type Component, fieldProblems, flagProblems } from "../kubernetes/flags.js";
 import { scratch } from "../pki/pki-fixtures.js";
 import { loadCluster } from "../plan/load.js";
 import { RENDER_MANIFEST, render } from "./render.js";
@@ -70,6 +71,46 @@ describe("kubeha render", () => {
     }
     const w1 = filesUnder(join(out, "w1"));
     assert.equal(w1.has("/etc/systemd/system/kube-apiserver.service"), false, "no control plane on a worker");
+    // every host a node: the kubelet's config fields and flags are the version's, and what they name is delivered
+    for (const host of cluster.hosts) {
+      const files = filesUnder(join(out, host.name));
+      const config = parse(readFileSync(join(out, host.name, "etc/kubernetes/kubelet-config.yaml"), "utf8"));
+      assert.deepEqual(
+        fieldProblems("KubeletConfiguration", cluster.kubernetes.version, config),
+        [],
+        host.name,
+      );
+      for (const f of [config.tlsCertFile, config.tlsPrivateKeyFile, config.authentication.x509.clientCAFile])
+        assert.ok(files.has(f), `${host.name}: ${f}`);
+      const flags = execStartFlags(
+        readFileSync(join(out, host.name, "etc/systemd/system/kubelet.service"), "utf8"),
+      );
+      assert.deepEqual(flagProblems("kubelet", cluster.kubernetes.version, flags), []);
+      assert.ok(
+        files.has("/etc/containerd/config.toml") && files.has("/etc/kubernetes/kube-proxy-config.yaml"),
+      );
+    }
+    // the add-ons, one file each, every document an object of the schema
+    assert.deepEqual(readdirSync(join(out, "addons")), [
+      "00-rbac.yaml",
+      "01-pod-network.yaml",
+      "02-coredns.yaml",
+    ]);
+    const docs = parseAllDocuments(readFileSync(join(out, "addons/02-coredns.yaml"), "utf8")).map((d) =>
+      d.toJS(),
+    );
+    assert.deepEqual(
+      docs.map((d) => d.kind),
+      [
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "Deployment",
+        "PodDisruptionBudget",
+        "Service",
+      ],
+    );
     assert.match(
       readFileSync(join(out, "w1", RENDER_MANIFEST), "utf8"),
       /\/usr\/local\/bin\/kubeha-node {2}# binary: left out/,

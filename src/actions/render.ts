@@ -11,6 +11,8 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { stringify } from "yaml";
+import { addons } from "../addons/objects.js";
 import { etcdVersionOf } from "../binaries/etcd.js";
 import { RELEASE_BINARIES } from "../binaries/kubernetes.js";
 import { InternalError, UsageError } from "../core/errors.js";
@@ -29,6 +31,8 @@ import { resolveNames } from "./up.js";
 
 /** The manifest of one rendered host. */
 export const RENDER_MANIFEST = ".kubeha-render";
+/** Where render writes the add-ons, beside the hosts' directories. */
+export const ADDONS_DIR = "addons";
 
 const SECRET = /PRIVATE KEY-----|client-key-data:|kind: EncryptionConfiguration/;
 
@@ -90,10 +94,27 @@ export async function render(
   try {
     await prepareScratchPki(ctx);
     const artifacts = await gatherArtifacts(ctx, { downloads: false });
-    return writeHosts(ctx, artifacts, outDir, options);
+    const hosts = writeHosts(ctx, artifacts, outDir, options);
+    if (!options.host) writeAddons(ctx, outDir);
+    return hosts;
   } finally {
     removeScratch(ctx);
   }
+}
+
+/** The add-ons `up` applies through the API, one YAML file each under DIR/addons/, in the order they are applied. */
+function writeAddons(ctx: DeployContext, outDir: string): void {
+  const dir = join(outDir, ADDONS_DIR);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const list = addons(ctx.cluster);
+  list.forEach((addon, i) => {
+    const text = addon.objects.map((o) => stringify(o.toJSON())).join("---\n");
+    writeFileAtomic(join(dir, `${String(i).padStart(2, "0")}-${addon.name}.yaml`), text, 0o644);
+  });
+  ctx.report.info(
+    `${ADDONS_DIR}/: ${list.map((a) => `${a.name} (${a.objects.length} objects)`).join(", ")}, validated against the Kubernetes ${ctx.cluster.kubernetes.version} OpenAPI schema`,
+  );
 }
 
 function writeHosts(

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import type { AddonApplier } from "../addons/apply.js";
 import { RELEASE_BINARIES } from "../binaries/kubernetes.js";
 import { report } from "../cli/run.js";
 import { ExpectedExit, HostError, MultiHostError, SpecError } from "../core/errors.js";
@@ -14,7 +15,19 @@ import { FakeHost, type Script } from "../transport/fake.js";
 import { up } from "./up.js";
 
 const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
-const opts = { dryRun: false, concurrency: 4, allowMemberRemoval: false, specDir: "." };
+/** The add-ons' API, scripted: every object already as applied (a real API is tested in addons/). */
+const unchanged = (): AddonApplier => ({
+  apply: async (addon) =>
+    addon.objects.map((o) => ({ object: `${o.kind} ${o.metadata?.name}`, changed: false, created: false })),
+  rolledOut: async () => undefined,
+});
+const opts = {
+  dryRun: false,
+  concurrency: 4,
+  allowMemberRemoval: false,
+  specDir: ".",
+  addonApplier: unchanged,
+};
 
 /** A directory of Kubernetes "binaries": small scripts named like the release's, as `kubernetes.binaries.source: dir` reads them. */
 const releaseDir = (() => {
@@ -265,6 +278,49 @@ describe("kubeha up on hosts that cannot be nodes yet", () => {
         "",
       /failSwapOn: false\nmemorySwap:\n {2}swapBehavior: NoSwap/,
     );
+  });
+});
+
+describe("kubeha up applying add-ons", () => {
+  it("applies them through the API once the nodes are verified, in order, and names a rollout that does not finish", async () => {
+    const state = join(scratch("up-addons"), "state");
+    const f = fakes();
+    const calls: string[] = [];
+    const applier = (kubeconfig: string): AddonApplier => ({
+      apply: async (addon) => {
+        calls.push(`apply ${addon.name} via ${kubeconfig.replace(state, "STATE")}`);
+        return addon.objects.map((o) => ({
+          object: `${o.kind} ${o.metadata?.name}`,
+          changed: true,
+          created: true,
+        }));
+      },
+      rolledOut: async (addon) => {
+        calls.push(`wait ${addon.name}`);
+        return addon.name === "coredns" ? "Deployment kube-system/coredns: 0 of 2 available" : undefined;
+      },
+    });
+    await assert.rejects(
+      up(cluster(), state, { ...opts, addonApplier: applier }, quiet, f.connect),
+      (err: unknown) => {
+        assert.ok(err instanceof MultiHostError, String(err));
+        assert.equal(err.failures[0]?.host, "api");
+        assert.equal(err.failures[0]?.phase, "Apply add-ons");
+        assert.match(
+          err.message,
+          /coredns did not roll out within 300 s: Deployment kube-system\/coredns: 0 of 2 available/,
+        );
+        return true;
+      },
+    );
+    assert.deepEqual(calls, [
+      "apply rbac via STATE/pki/admin.conf",
+      "wait rbac",
+      "apply pod-network via STATE/pki/admin.conf",
+      "wait pod-network",
+      "apply coredns via STATE/pki/admin.conf",
+      "wait coredns",
+    ]);
   });
 });
 

@@ -16,6 +16,7 @@ import {
   type Reporter,
 } from "../deploy/context.js";
 import { type Phase, runPhases } from "../deploy/runner.js";
+import { ApplyAddons } from "../phases/apply-addons.js";
 import { ConfigureEtcd } from "../phases/configure-etcd.js";
 import { Connect } from "../phases/connect.js";
 import { EtcdAuth } from "../phases/etcd-auth.js";
@@ -60,6 +61,7 @@ export const UP_PHASES: readonly Phase<DeployContext>[] = [
   VerifyApi,
   ReportVersions,
   VerifyNodes,
+  ApplyAddons,
 ];
 
 /** The SSH connector of real runs: keys pinned in the state directory. */

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { up } from "../actions/up.js";
 import { UsageError } from "../core/errors.js";
 import { stateDirFor } from "../core/state-dir.js";
-import type { Reporter } from "../deploy/context.js";
+import { API_CHANGE, type Reporter } from "../deploy/context.js";
 import { loadCluster } from "../plan/load.js";
 import { specOption } from "./options.js";
 
@@ -53,11 +53,17 @@ export function registerUp(program: Command): void {
           },
           consoleReporter,
         );
-        const hosts = new Set(result.changes.map((c) => c.host)).size;
+        const onHosts = result.changes.filter((c) => c.host !== API_CHANGE);
+        const hosts = new Set(onHosts.map((c) => c.host)).size;
+        const api = result.changes.length - onHosts.length;
         const n = result.changes.length;
         const verb = opts.dryRun ? "would change" : "changed";
+        const where = [
+          ...(hosts > 0 ? [`on ${hosts} host${hosts === 1 ? "" : "s"}`] : []),
+          ...(api > 0 ? [`${api} through the API`] : []),
+        ].join(", ");
         process.stdout.write(
-          `\n${n === 0 ? "0 changes: every host matches the spec" : `${verb} ${n} thing${n === 1 ? "" : "s"} on ${hosts} host${hosts === 1 ? "" : "s"}`} (${result.seconds.toFixed(1)} s)\n`,
+          `\n${n === 0 ? "0 changes: every host matches the spec" : `${verb} ${n} thing${n === 1 ? "" : "s"} ${where}`} (${result.seconds.toFixed(1)} s)\n`,
         );
       },
     );

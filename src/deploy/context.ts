@@ -8,6 +8,7 @@
  * the one helper through which every change goes, so that `--dry-run`
  * follows the very same path and only records instead of acting.
  */
+import type { AddonApplier } from "../addons/apply.js";
 import { HostError, KubehaError, MultiHostError } from "../core/errors.js";
 import { settleLimit } from "../core/parallel.js";
 import type { Member } from "../etcd/etcdctl.js";
@@ -130,9 +131,13 @@ export interface DeployHost extends ClusterHost {
 
 /** One change made (or, in a dry run, that would be made) on a host. */
 export interface Change {
+  /** The host changed, or API_CHANGE for objects changed through the cluster's API. */
   readonly host: string;
   readonly what: string;
 }
+
+/** The `host` of changes made through the cluster's API (the add-ons) rather than on a host. */
+export const API_CHANGE = "api";
 
 export interface DeployOptions {
   readonly dryRun: boolean;
@@ -144,6 +149,8 @@ export interface DeployOptions {
   readonly specFile?: string;
   /** Hash every file on the hosts, trusting no recorded digest of a large file. */
   readonly verify?: boolean;
+  /** How add-ons reach the API (default: server-side apply through the kubeconfig's endpoint; tests script it). */
+  readonly addonApplier?: (kubeconfig: string) => AddonApplier;
 }
 
 /** The state of one run of `kubeha up`. */
@@ -171,6 +178,12 @@ export class DeployContext extends ClusterContext<DeployHost> {
   }
 
   /** The one way to change a host: recorded always, performed unless this is a dry run. */
+  /** Records a change the cluster's API made: known only once it is applied (server-side apply says). */
+  apiChanged(what: string): void {
+    this.changes.push({ host: API_CHANGE, what });
+    this.report.info(`api: ${what}`);
+  }
+
   async change(host: DeployHost, what: string, act: () => Promise<void>): Promise<void> {
     this.changes.push({ host: host.spec.name, what });
     this.report.host(host.spec.name, `${this.dryRun ? "would " : ""}${what}`);
