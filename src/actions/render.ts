@@ -15,10 +15,18 @@ import { stringify } from "yaml";
 import { addons } from "../addons/objects.js";
 import { etcdVersionOf } from "../binaries/etcd.js";
 import { RELEASE_BINARIES } from "../binaries/kubernetes.js";
+import { CNI_PLUGINS, CONTAINERD_PROGRAMS } from "../binaries/runtime.js";
 import { InternalError, UsageError } from "../core/errors.js";
 import { writeFileAtomic } from "../core/files.js";
 import { sha256 } from "../core/hash.js";
-import { kubeBinary, UPLOADED_ETCD, UPLOADED_ETCDCTL } from "../core/host-paths.js";
+import {
+  kubeBinary,
+  UPLOADED_CNI_DIR,
+  UPLOADED_ETCD,
+  UPLOADED_ETCDCTL,
+  UPLOADED_RUNC,
+  UPLOADED_RUNTIME_BIN,
+} from "../core/host-paths.js";
 import { bytesOf, type Content, LocalFile, lengthOf } from "../core/local-file.js";
 import { pkiDirOf } from "../core/state-dir.js";
 import { DeployContext, type DeployOptions, type Reporter } from "../deploy/context.js";
@@ -161,6 +169,13 @@ function writeHosts(
         (n) => controlplane || n === "kubelet" || n === "kube-proxy",
       ))
         listed(kubeBinary(name), `Kubernetes ${k.version} linux/${k.binaries.arch} from download`);
+    }
+    const rt = k.containerd;
+    if (rt.source === "download") {
+      const what = `containerd ${rt.containerd}, runc ${rt.runc}, CNI plugins ${rt.cni} linux/${rt.arch} from download`;
+      for (const name of CONTAINERD_PROGRAMS) listed(`${UPLOADED_RUNTIME_BIN}/${name}`, what);
+      listed(UPLOADED_RUNC, what);
+      for (const name of CNI_PLUGINS) listed(`${UPLOADED_CNI_DIR}/${name}`, what);
     }
     const etcd = ctx.cluster.etcd.binaries;
     if (etcd.source === "download" && host.spec.roles.includes("etcd")) {

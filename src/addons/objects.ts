@@ -27,7 +27,7 @@ import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { CNI_BIN_DIR, CNI_CONF_DIR, clusterDnsIp } from "../render/node.js";
+import { CNI_CONF_DIR, clusterDnsIp, cniBinDir } from "../render/node.js";
 import type { Cluster } from "../spec/defaults.js";
 
 /** Images the add-ons run, pinned (kubeha does not pull them; the nodes' containerd does). */
@@ -173,8 +173,8 @@ function flannel(cluster: Cluster): Addon {
               ],
               volumes: [
                 { name: "run", hostPath: { path: "/run/flannel" } },
-                // where containerd looks for CNI plugins: Debian's directory, beside bridge, portmap, host-local
-                { name: "cni-plugin", hostPath: { path: CNI_BIN_DIR } },
+                // where containerd looks for CNI plugins, beside bridge, portmap, host-local
+                { name: "cni-plugin", hostPath: { path: cniBinDir(cluster) } },
                 { name: "cni", hostPath: { path: CNI_CONF_DIR } },
                 { name: "flannel-cfg", configMap: { name: "kube-flannel-cfg" } },
                 { name: "xtables-lock", hostPath: { path: "/run/xtables.lock", type: "FileOrCreate" } },

@@ -104,6 +104,11 @@ export const SCHEDULER_CONFIG = kubernetesPath("scheduler-config.yaml");
 export const KUBELET_CONFIG = kubernetesPath("kubelet-config.yaml");
 export const KUBE_PROXY_CONFIG = kubernetesPath("kube-proxy-config.yaml");
 export const CONTAINERD_CONFIG = "/etc/containerd/config.toml";
+/** Where an uploaded runtime goes (Debian's packages use /usr/bin, /usr/sbin/runc and /usr/lib/cni). */
+export const UPLOADED_RUNTIME_BIN = "/usr/local/bin";
+export const UPLOADED_RUNC = "/usr/local/sbin/runc";
+export const UPLOADED_CNI_DIR = "/opt/cni/bin";
+export const PACKAGED_CNI_DIR = "/usr/lib/cni";
 /** Kernel modules and sysctls every node needs, loaded and set at boot. */
 export const MODULES_LOAD_CONF = "/etc/modules-load.d/kubeha.conf";
 export const SYSCTL_CONF = "/etc/sysctl.d/90-kubeha.conf";

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { etcdPrograms } from "../binaries/etcd.js";
 import { kubernetesBinaries, RELEASE_BINARIES } from "../binaries/kubernetes.js";
+import { runtimePrograms } from "../binaries/runtime.js";
 import { LineCache } from "../core/line-cache.js";
 import { DigestCache, type LocalFile } from "../core/local-file.js";
 import { pkiDirOf } from "../core/state-dir.js";
@@ -58,9 +59,20 @@ export async function gatherArtifacts(ctx: DeployContext, opts: { downloads: boo
       `Kubernetes ${k.version} (linux/${k.binaries.arch}) from ${k.binaries.source}: ${[...kubernetes.keys()].join(", ")} checked`,
     );
   }
+  const rt = ctx.cluster.kubernetes.containerd;
+  const runtime = rt.source === "download" && !opts.downloads ? undefined : await runtimePrograms(rt, dirs);
+  if (runtime && rt.source !== "package")
+    ctx.report.info(
+      `containerd ${rt.containerd}, runc ${rt.runc}, CNI plugins ${rt.cni} from ${rt.source}: checked`,
+    );
   const nodeBinary = readNodeBinary(digests);
   ctx.caches.push(digests);
-  return { ...(programs && { etcd: programs }), ...(kubernetes && { kubernetes }), nodeBinary };
+  return {
+    ...(programs && { etcd: programs }),
+    ...(kubernetes && { kubernetes }),
+    ...(runtime && { runtime }),
+    nodeBinary,
+  };
 }
 
 /** Removes the scratch PKI. */

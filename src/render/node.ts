@@ -10,7 +10,15 @@
  * anything is written.
  */
 import { stringify } from "yaml";
-import { HostPki, KUBE_PROXY_CONFIG, KUBELET_CONFIG, kubernetesPath, pkiPath } from "../core/host-paths.js";
+import {
+  HostPki,
+  KUBE_PROXY_CONFIG,
+  KUBELET_CONFIG,
+  kubernetesPath,
+  PACKAGED_CNI_DIR,
+  pkiPath,
+  UPLOADED_CNI_DIR,
+} from "../core/host-paths.js";
 import { cidrAddress, parseCidr } from "../core/ip.js";
 import { type Flag, minorOf, withExtra } from "../kubernetes/flags.js";
 import { type Cluster, type Host, hostIp } from "../spec/defaults.js";
@@ -20,9 +28,11 @@ export const KUBELET_HEALTHZ_PORT = 10248;
 export const KUBE_PROXY_HEALTHZ_PORT = 10256;
 export const KUBE_PROXY_METRICS_PORT = 10249;
 export const CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
-/** Where Debian's containernetworking-plugins package puts the CNI plugins. */
-export const CNI_BIN_DIR = "/usr/lib/cni";
 export const CNI_CONF_DIR = "/etc/cni/net.d";
+
+/** Where the CNI plugins are: Debian's package's directory, or where kubeha uploads the release's. */
+export const cniBinDir = (cluster: Cluster) =>
+  cluster.kubernetes.containerd.source === "package" ? PACKAGED_CNI_DIR : UPLOADED_CNI_DIR;
 
 /** The pause image kubeadm pins per minor version. */
 const PAUSE_IMAGES: Readonly<Record<string, string>> = { "1.34": "registry.k8s.io/pause:3.10.1" };
@@ -166,7 +176,7 @@ version = 2
   SystemdCgroup = true
 
 [${cri}.cni]
-  bin_dir = "${CNI_BIN_DIR}"
+  bin_dir = "${cniBinDir(cluster)}"
   conf_dir = "${CNI_CONF_DIR}"
 `;
 }

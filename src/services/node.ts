@@ -1,6 +1,7 @@
 /**
- * Every host a Kubernetes node: containerd (Debian's package, kubeha's
- * config.toml and a drop-in that restarts it), the kubelet and kube-proxy,
+ * Every host a Kubernetes node: its kernel settings, containerd (Debian's
+ * package with a drop-in that restarts it, or an upstream release uploaded
+ * with its own unit; kubeha's config.toml either way), the kubelet and kube-proxy,
  * each a unit running /usr/local/bin/<name> with the files of render/node.ts.
  * The kubelet reaches the API through the node-local proxy on hosts without
  * an apiserver and through its own apiserver on controlplane hosts (its
@@ -18,6 +19,9 @@ import {
   MODULES_LOAD_CONF,
   SYSCTL_CONF,
   Unit,
+  UPLOADED_CNI_DIR,
+  UPLOADED_RUNC,
+  UPLOADED_RUNTIME_BIN,
   unitPath,
 } from "../core/host-paths.js";
 import { type Flag, fieldProblems } from "../kubernetes/flags.js";
@@ -41,8 +45,10 @@ import type { HostService, ServiceFile } from "./service.js";
 const everyHost = (cluster: Cluster) => cluster.hosts;
 const WILDCARD = "0.0.0.0";
 
-/** The packages a node needs from the distribution: the runtime, and what kube-proxy programs rules with. */
-export const NODE_PACKAGES = ["containerd", "runc", "containernetworking-plugins", "conntrack", "iptables"];
+/** The runtime's packages, when it comes from the distribution (kubernetes.containerd.source: package). */
+const RUNTIME_PACKAGES = ["containerd", "runc", "containernetworking-plugins"];
+/** What kube-proxy programs rules with. */
+const PROXY_PACKAGES = ["conntrack", "iptables"];
 
 /** Debian's etcd, for members when the spec asks for the package. */
 const ETCD_PACKAGES = ["etcd-server", "etcd-client"];
@@ -50,7 +56,8 @@ const ETCD_PACKAGES = ["etcd-server", "etcd-client"];
 /** The distribution packages `host` needs. */
 export function hostPackages(cluster: Cluster, host: Host): string[] {
   const etcd = host.roles.includes("etcd") && cluster.etcd.binaries.source === "package";
-  return [...(etcd ? ETCD_PACKAGES : []), ...NODE_PACKAGES];
+  const runtime = cluster.kubernetes.containerd.source === "package" ? RUNTIME_PACKAGES : [];
+  return [...(etcd ? ETCD_PACKAGES : []), ...runtime, ...PROXY_PACKAGES];
 }
 
 /** A config file, refused (a bug in kubeha) when a field is not one its version knows. */
@@ -119,22 +126,60 @@ WantedBy=multi-user.target
   rollout: "parallel",
 };
 
+/** containerd's unit for an uploaded release: upstream's containerd.service, with kubeha's restart. */
+const CONTAINERD_UNIT = `${HEADER}[Unit]
+Description=containerd container runtime
+Documentation=https://containerd.io
+After=network.target local-fs.target kubeha-node-setup.service
+
+[Service]
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart=${UPLOADED_RUNTIME_BIN}/containerd
+Type=notify
+Delegate=yes
+KillMode=process
+Restart=always
+RestartSec=2s
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+OOMScoreAdjust=-999
+
+[Install]
+WantedBy=multi-user.target
+`;
+
 export const containerd: HostService = {
   name: "containerd",
   hosts: everyHost,
   listeners: () => [],
   unit: () => Unit.containerd,
-  files: (cluster) => [
+  files: (cluster, _host, artifacts) => [
     { path: CONTAINERD_CONFIG, content: renderContainerdConfig(cluster), mode: 0o644 },
-    {
-      path: CONTAINERD_DROPIN,
-      content: `# Written by kubeha; changes are overwritten by \`kubeha up\`.
-[Service]
-Restart=always
-RestartSec=2s
-`,
-      mode: 0o644,
-    },
+    ...(artifacts.runtime
+      ? [
+          ...[...artifacts.runtime.containerd].map(([name, file]) => ({
+            path: `${UPLOADED_RUNTIME_BIN}/${name}`,
+            content: file,
+            mode: 0o755,
+          })),
+          { path: UPLOADED_RUNC, content: artifacts.runtime.runc, mode: 0o755, onChange: "nothing" as const },
+          ...[...artifacts.runtime.cni].map(([name, file]) => ({
+            path: `${UPLOADED_CNI_DIR}/${name}`,
+            content: file,
+            mode: 0o755,
+            onChange: "nothing" as const,
+          })),
+          { path: unitPath(Unit.containerd), content: CONTAINERD_UNIT, mode: 0o644 },
+        ]
+      : [
+          // the package's unit, made to restart
+          {
+            path: CONTAINERD_DROPIN,
+            content: `${HEADER}[Service]\nRestart=always\nRestartSec=2s\n`,
+            mode: 0o644,
+          },
+        ]),
   ],
   certificates: () => [],
   readiness: () => `test -S ${CONTAINERD_SOCKET}`,

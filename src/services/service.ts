@@ -7,6 +7,7 @@
  */
 
 import type { EtcdProgramFiles } from "../binaries/etcd.js";
+import type { RuntimeFiles } from "../binaries/runtime.js";
 import type { Content, LocalFile } from "../core/local-file.js";
 import type { Cluster, Host } from "../spec/defaults.js";
 
@@ -41,6 +42,8 @@ export interface Artifacts {
   readonly nodeBinary: LocalFile;
   /** The Kubernetes release binaries by name, when they do not come from the lab's stand-ins. */
   readonly kubernetes?: ReadonlyMap<string, LocalFile>;
+  /** containerd, runc and the CNI plugins, when they do not come from the distribution's packages. */
+  readonly runtime?: RuntimeFiles;
 }
 
 /**

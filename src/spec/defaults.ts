@@ -91,6 +91,22 @@ export type EtcdBinaries =
 /** The etcd release real clusters get unless the spec says otherwise: the 3.6 line Kubernetes v1.34 is tested with. */
 export const DEFAULT_ETCD_VERSION = "v3.6.5";
 
+/** The container runtime's upstream releases when they are downloaded. */
+export const DEFAULT_RUNTIME = { containerd: "v1.7.28", runc: "v1.3.0", cni: "v1.7.1" } as const;
+
+/** Where containerd, runc and the CNI plugins come from. */
+export type RuntimeSource =
+  | { readonly source: "package" }
+  | ({ readonly source: "download"; readonly mirror?: string } & RuntimeReleases)
+  | ({ readonly source: "dir"; readonly path: string } & RuntimeReleases);
+
+export interface RuntimeReleases {
+  readonly containerd: string;
+  readonly runc: string;
+  readonly cni: string;
+  readonly arch: string;
+}
+
 /** The complete cluster model every later stage works from. */
 export interface Cluster {
   readonly name: string;
@@ -126,6 +142,7 @@ export interface Cluster {
     readonly clusterDomain: string;
     readonly kubelet: ComponentSettings & { readonly swap: "fail" | "NoSwap" | "LimitedSwap" };
     readonly kubeProxy: ComponentSettings & { readonly mode: "iptables" | "nftables" | "ipvs" };
+    readonly containerd: RuntimeSource;
   };
   readonly pki: {
     readonly keyAlgorithm: KeyAlgorithm;
@@ -224,6 +241,7 @@ export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly numb
         extraArgs: s.kubernetes?.kubeProxy?.extraArgs ?? {},
         mode: s.kubernetes?.kubeProxy?.mode ?? "iptables",
       },
+      containerd: runtimeWithDefaults(s.kubernetes?.containerd),
     },
     pki: { ...DEFAULTS.pki, ...s.pki },
   };
@@ -232,6 +250,19 @@ export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly numb
 function binariesWithDefaults(b: NonNullable<ClusterSpecInput["spec"]["kubernetes"]>["binaries"]): Binaries {
   if (!b) return { source: "download", arch: "amd64" };
   return b.source === "standin" ? b : { ...b, arch: b.arch ?? "amd64" };
+}
+
+function runtimeWithDefaults(
+  r: NonNullable<ClusterSpecInput["spec"]["kubernetes"]>["containerd"],
+): RuntimeSource {
+  if (!r || r.source === "package") return { source: "package" };
+  return {
+    ...r,
+    containerd: r.containerd ?? DEFAULT_RUNTIME.containerd,
+    runc: r.runc ?? DEFAULT_RUNTIME.runc,
+    cni: r.cni ?? DEFAULT_RUNTIME.cni,
+    arch: r.arch ?? "amd64",
+  };
 }
 
 function etcdBinariesWithDefaults(

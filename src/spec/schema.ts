@@ -148,6 +148,19 @@ const arch = z
   .optional()
   .describe("The hosts' architecture (default amd64)");
 
+const release = (what: string, example: string) =>
+  z
+    .string()
+    .regex(/^v\d+\.\d+\.\d+$/, { error: `must look like ${example}` })
+    .optional()
+    .describe(`${what} release (default ${example})`);
+/** The runtime's releases, defaults in spec/defaults.ts DEFAULT_RUNTIME. */
+const runtimeVersions = {
+  containerd: release("containerd", "v1.7.28"),
+  runc: release("runc", "v1.3.0"),
+  cni: release("CNI plugins", "v1.7.1"),
+};
+
 /** A control-plane component's settings: extra flags over kubeha's (checked against the version's flag list). */
 const component = (name: string) =>
   z
@@ -369,6 +382,34 @@ export const ClusterSpecSchema = z
             })
             .optional()
             .describe("kubelet settings"),
+          containerd: z
+            .discriminatedUnion(
+              "source",
+              [
+                z.strictObject({ source: z.literal("package") }),
+                z.strictObject({
+                  source: z.literal("download"),
+                  ...runtimeVersions,
+                  mirror: z
+                    .string()
+                    .regex(/^https?:\/\//, { error: "must be an http(s) URL" })
+                    .optional()
+                    .describe("Base URL with GitHub's release layout, in place of https://github.com"),
+                  arch,
+                }),
+                z.strictObject({
+                  source: z.literal("dir"),
+                  path: z.string().min(1).describe("A directory of the three projects' release files"),
+                  ...runtimeVersions,
+                  arch,
+                }),
+              ],
+              { error: 'source must be "package", "download" or "dir" (with a path)' },
+            )
+            .optional()
+            .describe(
+              "Where containerd, runc and the CNI plugins come from (default package: Debian's, installed by apt)",
+            ),
           kubeProxy: component("kube-proxy")
             .unwrap()
             .extend({
