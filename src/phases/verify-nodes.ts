@@ -31,13 +31,13 @@ export const VerifyNodes: Phase<DeployContext> = {
     const curl = (path: string) =>
       `curl -s -m 3 --cacert ${pkiPath(HostPki.ca.cert)} --cert ${pkiPath(client.cert)} --key ${pkiPath(client.key)} ${shq(`${api}${path}`)}`;
     const names = ctx.hosts.map((h) => h.spec.name);
-    // one line per node: NAME <the kubelet's /healthz through the node proxy>
-    const script = names
+    // one line per node, all asked at once: NAME <the kubelet's /healthz through the node proxy>
+    const script = `${names
       .map(
         (n) =>
-          `printf '%s %s\\n' ${shq(n)} "$(${curl(`/api/v1/nodes/${n}/proxy/healthz`)} | head -c 200 | tr '\\n' ' ')"`,
+          `printf '%s %s\\n' ${shq(n)} "$(${curl(`/api/v1/nodes/${n}/proxy/healthz`)} | head -c 200 | tr '\\n' ' ')" &`,
       )
-      .join("; ");
+      .join(" ")} wait`;
     let answers = new Map<string, string>();
     const ok = await waitFor(async () => {
       const out = (await ctx.transport(via).exec(script)).stdout;
