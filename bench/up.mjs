@@ -36,7 +36,9 @@ for (let i = 0; i < rounds; i++) {
     rmSync(work, { recursive: true, force: true });
   }
 }
-console.log(`kubeha up, default 7-host lab with the control plane, ${rounds} rounds, ${process.version}`);
+console.log(
+  `kubeha up, default 7-host lab with the control plane and nodes, ${rounds} rounds, ${process.version}`,
+);
 console.log(
   `  fresh lab           median ${median(fresh).toFixed(1)} s   [${fresh.map((s) => s.toFixed(1)).join(", ")}]`,
 );

@@ -41,7 +41,7 @@ import { EtcdClient, readEtcdTls } from "../etcd/client.js";
 import { STANDIN_PROBE_KEY } from "../etcd/keyspace.js";
 import { type CommandLine, parseDuration } from "./command-line.js";
 import { NamedFiles } from "./files.js";
-import { NodeRegistry, V1_RESOURCES } from "./nodes.js";
+import { NodeRegistry, status, V1_RESOURCES } from "./nodes.js";
 
 const READ_TIMEOUT_MS = 2000;
 /** After the shutdown delay: how long requests in flight may finish. */
@@ -89,17 +89,6 @@ export interface RunningStandin {
 
 /** Paths anyone may read, as the real defaults (system:public-info-viewer) allow. */
 const PUBLIC = /^\/(healthz|livez|readyz|version)(\/|$)/;
-
-const status = (code: number, reason: string, message: string) =>
-  JSON.stringify({
-    kind: "Status",
-    apiVersion: "v1",
-    metadata: {},
-    status: "Failure",
-    message,
-    reason,
-    code,
-  });
 
 /** Starts the apiserver stand-in from its command line. */
 export async function startApiserverStandin(cl: CommandLine): Promise<RunningStandin> {

@@ -17,23 +17,60 @@ import { Agent, createServer, request } from "node:https";
 import type { Socket } from "node:net";
 import type { RunningStandin } from "./apiserver.js";
 import type { CommandLine } from "./command-line.js";
-import { NamedFiles } from "./files.js";
+import { type Kubeconfig, NamedFiles } from "./files.js";
 
 const DEFAULT_PORTS = { "kube-controller-manager": 10257, "kube-scheduler": 10259 } as const;
 const POLL_MS = 1000;
 const HEALTHY_MS = 5000;
 
-/** One authenticated request: the status code, or the error. */
-function authenticate(server: string, agent: Agent): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${server.replace(/\/+$/, "")}/api`, { agent, timeout: 2000 }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
+/**
+ * Authenticates to the apiserver at a kubeconfig's `server:` with its client
+ * certificate once a second over one kept-alive connection; healthy while
+ * the apiserver accepted it within the last HEALTHY_MS. Shared by the
+ * stand-ins that only need to show they can reach the API.
+ */
+export function apiLiveness(kubeconfig: Kubeconfig) {
+  const user = new X509Certificate(kubeconfig.certPem).subject;
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: 1,
+    ca: kubeconfig.caPem,
+    cert: kubeconfig.certPem,
+    key: kubeconfig.keyPem,
   });
+  let lastOk = 0;
+  let lastError = "not yet connected";
+  let stopped = false;
+  const authenticate = () =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(`${kubeconfig.server.replace(/\/+$/, "")}/api`, { agent, timeout: 2000 }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+      req.end();
+    });
+  void (async () => {
+    while (!stopped) {
+      try {
+        const code = await authenticate();
+        if (code === 200) lastOk = Date.now();
+        else lastError = `${kubeconfig.server} answered ${code} to ${user}`;
+      } catch (err) {
+        lastError = `${kubeconfig.server}: ${(err as Error).message}`;
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  })();
+  return {
+    healthy: () => Date.now() - lastOk < HEALTHY_MS,
+    lastError: () => lastError,
+    stop: () => {
+      stopped = true;
+      agent.destroy();
+    },
+  };
 }
 
 /** Starts the controller-manager or scheduler stand-in from its command line. */
@@ -54,31 +91,7 @@ export async function startComponentStandin(cl: CommandLine): Promise<RunningSta
   const kubeconfig = kubeconfigPath
     ? files.kubeconfig("config", kubeconfigPath)
     : files.kubeconfig("kubeconfig");
-  const user = new X509Certificate(kubeconfig.certPem).subject;
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: 1,
-    ca: kubeconfig.caPem,
-    cert: kubeconfig.certPem,
-    key: kubeconfig.keyPem,
-  });
-
-  let lastOk = 0;
-  let lastError = "not yet connected";
-  let stopped = false;
-  const poll = async () => {
-    while (!stopped) {
-      try {
-        const code = await authenticate(kubeconfig.server, agent);
-        if (code === 200) lastOk = Date.now();
-        else lastError = `${kubeconfig.server} answered ${code} to ${user}`;
-      } catch (err) {
-        lastError = `${kubeconfig.server}: ${(err as Error).message}`;
-      }
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-  };
-  void poll();
+  const api = apiLiveness(kubeconfig);
 
   const sockets = new Set<Socket>();
   const server = createServer(
@@ -87,11 +100,13 @@ export async function startComponentStandin(cl: CommandLine): Promise<RunningSta
       res.setHeader("X-Kubeha-Standin", "true");
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       if (!/^\/(healthz|livez|readyz)$/.test(path)) return res.writeHead(404).end("404 page not found\n");
-      const healthy = Date.now() - lastOk < HEALTHY_MS;
+      const healthy = api.healthy();
       res
         .writeHead(healthy ? 200 : 500)
         .end(
-          healthy ? "ok" : `[-]apiserver-connection failed: ${lastError} (kubeha ${cl.component} stand-in)\n`,
+          healthy
+            ? "ok"
+            : `[-]apiserver-connection failed: ${api.lastError()} (kubeha ${cl.component} stand-in)\n`,
         );
     },
   );
@@ -107,10 +122,9 @@ export async function startComponentStandin(cl: CommandLine): Promise<RunningSta
   return {
     port,
     shutdown: async () => {
-      stopped = true;
+      api.stop();
       server.close();
       for (const s of sockets) s.destroy();
-      agent.destroy();
     },
   };
 }

@@ -28,6 +28,9 @@ const root = protobuf.Root.fromJSON({
 const request = root.lookupType("runtime.VersionRequest");
 const response = root.lookupType("runtime.VersionResponse");
 
+/** The messages of RuntimeService.Version (a test's runtime answers with them). */
+export const CRI_VERSION = { path: "/runtime.v1.RuntimeService/Version", request, response } as const;
+
 /** What the runtime says it is. */
 export interface RuntimeVersion {
   readonly runtimeName: string;
@@ -40,7 +43,7 @@ export function criVersion(endpoint: string, timeoutMs = 2000): Promise<RuntimeV
   const client = new grpc.Client(endpoint, grpc.credentials.createInsecure());
   return new Promise<RuntimeVersion>((resolve, reject) => {
     client.makeUnaryRequest(
-      "/runtime.v1.RuntimeService/Version",
+      CRI_VERSION.path,
       (m: Record<string, unknown>) => Buffer.from(request.encode(request.fromObject(m)).finish()),
       (b: Buffer) => response.toObject(response.decode(b), { defaults: true }) as RuntimeVersion,
       { version: "v1" },

@@ -10,7 +10,6 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import protobuf from "protobufjs/light.js";
 import { sleep } from "../core/wait.js";
 import { etcdSkipReason, freePort, startOneMember, type TestEtcd } from "../etcd/etcd-fixtures.js";
 import type { Flag } from "../kubernetes/flags.js";
@@ -26,32 +25,19 @@ import {
 import type { Cluster, Host } from "../spec/defaults.js";
 import { type RunningStandin, startApiserverStandin } from "./apiserver.js";
 import { parseCommandLine, type StandinComponent } from "./command-line.js";
+import { CRI_VERSION } from "./cri.js";
 import { startKubeletStandin, startKubeProxyStandin } from "./node.js";
 
 const IP = "127.0.0.32";
 
 /** A CRI runtime that only answers Version, on a unix socket. */
 async function fakeRuntime(socket: string): Promise<grpc.Server> {
-  const root = protobuf.Root.fromJSON({
-    nested: {
-      VersionRequest: { fields: { version: { type: "string", id: 1 } } },
-      VersionResponse: {
-        fields: {
-          version: { type: "string", id: 1 },
-          runtimeName: { type: "string", id: 2 },
-          runtimeVersion: { type: "string", id: 3 },
-          runtimeApiVersion: { type: "string", id: 4 },
-        },
-      },
-    },
-  });
-  const req = root.lookupType("VersionRequest");
-  const res = root.lookupType("VersionResponse");
+  const { path, request: req, response: res } = CRI_VERSION;
   const server = new grpc.Server();
   server.addService(
     {
       Version: {
-        path: "/runtime.v1.RuntimeService/Version",
+        path,
         requestStream: false,
         responseStream: false,
         requestSerialize: (m: object) => Buffer.from(req.encode(req.fromObject(m)).finish()),

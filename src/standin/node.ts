@@ -30,11 +30,9 @@ import { fieldProblems } from "../kubernetes/flags.js";
 import type { RunningStandin } from "./apiserver.js";
 import type { CommandLine } from "./command-line.js";
 import { parseDuration } from "./command-line.js";
+import { apiLiveness } from "./component.js";
 import { criVersion } from "./cri.js";
 import { type Kubeconfig, NamedFiles, readContent } from "./files.js";
-
-const POLL_MS = 1000;
-const HEALTHY_MS = 5000;
 
 /** One request through a kubeconfig's identity: status code and body. */
 export function apiRequest(
@@ -246,42 +244,25 @@ export async function startKubeProxyStandin(cl: CommandLine): Promise<RunningSta
   const kcPath = (config.clientConnection as { kubeconfig?: string } | undefined)?.kubeconfig;
   if (!kcPath) throw new Error("clientConnection.kubeconfig is empty");
   const kubeconfig = files.kubeconfig("config", kcPath);
-  const agent = agentFor(kubeconfig);
-  let lastOk = 0;
-  let lastError = "not yet connected";
-  let stopped = false;
-  const poll = async () => {
-    while (!stopped) {
-      try {
-        const r = await apiRequest(kubeconfig, agent, "GET", "/api");
-        if (r.code === 200) lastOk = Date.now();
-        else lastError = `${kubeconfig.server} answered ${r.code}`;
-      } catch (err) {
-        lastError = `${kubeconfig.server}: ${(err as Error).message}`;
-      }
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-  };
-  void poll();
+  const api = apiLiveness(kubeconfig);
   const [address = "0.0.0.0", port = "10256"] = String(config.healthzBindAddress ?? "0.0.0.0:10256").split(
     /:(?=\d+$)/,
   );
   const health = tracked(
     createHttpServer((_req, res) => {
-      const healthy = Date.now() - lastOk < HEALTHY_MS;
+      const healthy = api.healthy();
       res
         .writeHead(healthy ? 200 : 503, { "content-type": "application/json", "X-Kubeha-Standin": "true" })
-        .end(JSON.stringify({ healthy, lastError: healthy ? undefined : lastError, standin: true }));
+        .end(JSON.stringify({ healthy, lastError: healthy ? undefined : api.lastError(), standin: true }));
     }),
   );
   await listen(health, address, Number(port));
   return {
     port: Number(port),
     shutdown: async () => {
-      stopped = true;
+      api.stop();
       health.close();
       health.destroyAll();
-      agent.destroy();
     },
   };
 }

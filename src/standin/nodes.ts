@@ -44,7 +44,8 @@ interface NodeObject {
   [k: string]: unknown;
 }
 
-const status = (code: number, reason: string, message: string) =>
+/** A Kubernetes Status body, as the API answers errors. */
+export const status = (code: number, reason: string, message: string) =>
   JSON.stringify({
     kind: "Status",
     apiVersion: "v1",
