@@ -207,7 +207,7 @@ describe("add-ons applied with server-side apply", () => {
   after(() => api.server.close());
 
   it("applies every object as kubeha's field manager, waits for rollouts, and reports nothing changed on a re-run", async () => {
-    const client = objectApi(kubeconfig);
+    const client = await objectApi(kubeconfig);
     const list = addons(cluster);
     const first = [];
     for (const addon of list) {
@@ -232,7 +232,7 @@ describe("add-ons applied with server-side apply", () => {
   });
 
   it("says which rollout did not finish, and why", async () => {
-    const client = objectApi(kubeconfig);
+    const client = await objectApi(kubeconfig);
     api.objects.set("/apis/apps/v1/namespaces/kube-system/deployments/coredns", {
       apiVersion: "apps/v1",
       kind: "Deployment",

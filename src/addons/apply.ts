@@ -3,14 +3,10 @@
  * JavaScript client, field manager "kubeha", conflicts forced: these fields
  * are kubeha's), then waiting until what they run has rolled out. An object
  * counts as changed when the apply moved its resourceVersion, so a re-run
- * that changes nothing reports nothing.
+ * that changes nothing reports nothing. The client is loaded when first
+ * used (it takes ~0.4 s to load, and only a real cluster's `up` needs it).
  */
-import {
-  KubeConfig,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  PatchStrategy,
-} from "@kubernetes/client-node";
+import type { KubernetesObject, KubernetesObjectApi } from "@kubernetes/client-node";
 import { sleep } from "../core/wait.js";
 import { type Addon, MANAGED_BY } from "./objects.js";
 
@@ -24,7 +20,10 @@ export interface AddonApplier {
 /** The applier of real runs: server-side apply through the API endpoint of `kubeconfig`. */
 export function apiApplier(kubeconfig: string): AddonApplier {
   const api = objectApi(kubeconfig);
-  return { apply: (addon) => applyAddon(api, addon), rolledOut: (addon, t) => waitRolledOut(api, addon, t) };
+  return {
+    apply: async (addon) => applyAddon(await api, addon),
+    rolledOut: async (addon, t) => waitRolledOut(await api, addon, t),
+  };
 }
 
 /** What applying one object did. */
@@ -38,7 +37,8 @@ const nameOf = (o: KubernetesObject) =>
   `${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata?.name}`;
 
 /** The API client of a kubeconfig (the state directory's admin.conf, through the API endpoint). */
-export function objectApi(kubeconfig: string): KubernetesObjectApi {
+export async function objectApi(kubeconfig: string): Promise<KubernetesObjectApi> {
+  const { KubeConfig, KubernetesObjectApi } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   return KubernetesObjectApi.makeApiClient(kc);
@@ -66,6 +66,7 @@ async function current(api: KubernetesObjectApi, o: KubernetesObject) {
 
 /** Server-side applies every object of `addon`, in order. */
 export async function applyAddon(api: KubernetesObjectApi, addon: Addon): Promise<Applied[]> {
+  const { PatchStrategy } = await import("@kubernetes/client-node");
   const out: Applied[] = [];
   for (const object of addon.objects) {
     const spec = object.toJSON() as KubernetesObject;

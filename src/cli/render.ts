@@ -11,7 +11,7 @@ export function registerRender(program: Command): void {
   program
     .command("render")
     .description(
-      "write every file `up` would put on each host (units, configs, certificates) under DIR/<host>/ at its host path; private keys only with --include-secrets; changes nothing",
+      "write every file `up` would put on each host (units, configs, certificates) under DIR/<host>/ at its host path, and the add-ons under DIR/addons/; private keys only with --include-secrets; changes nothing",
     )
     .addOption(specOption())
     .requiredOption("--out <dir>", "where to write DIR/<host>/...")

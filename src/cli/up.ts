@@ -19,7 +19,7 @@ export function registerUp(program: Command): void {
   program
     .command("up")
     .description(
-      "deploy the cluster in the spec onto its hosts (PKI, etcd, agents; the lab's apiserver stand-ins); idempotent, refusals before any change, --dry-run shows what would change",
+      "deploy the cluster in the spec onto its hosts (PKI, etcd, the control plane, agents, every host a node, then the add-ons through the API); idempotent, refusals before any change, --dry-run shows what would change",
     )
     .addOption(specOption())
     .option("--state <dir>", "state directory (default: <spec dir>/<cluster name>.kubeha)")

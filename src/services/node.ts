@@ -10,6 +10,7 @@
  * running pods and programmed Services alone, and containerd's shims keep
  * containers running while it restarts.
  */
+import { InternalError } from "../core/errors.js";
 import {
   CONTAINERD_CONFIG,
   CONTAINERD_DROPIN,
@@ -68,7 +69,7 @@ function configFile(
   config: Record<string, unknown>,
 ): ServiceFile {
   const problems = fieldProblems(kind, cluster.kubernetes.version, config);
-  if (problems.length > 0) throw new Error(`kubeha renders a ${kind} with ${problems.join(", ")}`);
+  if (problems.length > 0) throw new InternalError(`kubeha renders a ${kind} with ${problems.join(", ")}`);
   return { path, content: renderConfig(config), mode: 0o644 };
 }
 

@@ -4,6 +4,7 @@
  * runtime. Defaults are applied in defaults.ts, cross-field rules in rules.ts.
  */
 import { z } from "zod";
+import { DEFAULT_RUNTIME } from "./defaults.js";
 
 /** An http(s) URL, optional (mirrors, download URLs). */
 export const httpUrl = z
@@ -24,9 +25,9 @@ const release = (what: string, example: string) =>
     .describe(`${what} release (default ${example})`);
 /** The runtime's releases, defaults in spec/defaults.ts DEFAULT_RUNTIME. */
 const runtimeVersions = {
-  containerd: release("containerd", "v1.7.28"),
-  runc: release("runc", "v1.3.0"),
-  cni: release("CNI plugins", "v1.7.1"),
+  containerd: release("containerd", DEFAULT_RUNTIME.containerd),
+  runc: release("runc", DEFAULT_RUNTIME.runc),
+  cni: release("CNI plugins", DEFAULT_RUNTIME.cni),
 };
 
 /** A control-plane component's settings: extra flags over kubeha's (checked against the version's flag list). */

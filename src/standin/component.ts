@@ -23,6 +23,35 @@ const DEFAULT_PORTS = { "kube-controller-manager": 10257, "kube-scheduler": 1025
 const POLL_MS = 1000;
 const HEALTHY_MS = 5000;
 
+/** One request through a kubeconfig's identity: status code and body. */
+export function apiRequest(
+  kc: Kubeconfig,
+  agent: Agent,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ code: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${kc.server.replace(/\/+$/, "")}${path}`,
+      { method, agent, timeout: 3000, headers: body ? { "content-type": "application/json" } : {} },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (text += d));
+        res.on("end", () => resolve({ code: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** A kept-alive HTTPS agent with a kubeconfig's CA and client certificate. */
+export const agentFor = (kc: Kubeconfig) =>
+  new Agent({ keepAlive: true, maxSockets: 2, ca: kc.caPem, cert: kc.certPem, key: kc.keyPem });
+
 /**
  * Authenticates to the apiserver at a kubeconfig's `server:` with its client
  * certificate once a second over one kept-alive connection; healthy while
@@ -31,30 +60,14 @@ const HEALTHY_MS = 5000;
  */
 export function apiLiveness(kubeconfig: Kubeconfig) {
   const user = new X509Certificate(kubeconfig.certPem).subject;
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: 1,
-    ca: kubeconfig.caPem,
-    cert: kubeconfig.certPem,
-    key: kubeconfig.keyPem,
-  });
+  const agent = agentFor(kubeconfig);
   let lastOk = 0;
   let lastError = "not yet connected";
   let stopped = false;
-  const authenticate = () =>
-    new Promise<number>((resolve, reject) => {
-      const req = request(`${kubeconfig.server.replace(/\/+$/, "")}/api`, { agent, timeout: 2000 }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      });
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", reject);
-      req.end();
-    });
   void (async () => {
     while (!stopped) {
       try {
-        const code = await authenticate();
+        const { code } = await apiRequest(kubeconfig, agent, "GET", "/api");
         if (code === 200) lastOk = Date.now();
         else lastError = `${kubeconfig.server} answered ${code} to ${user}`;
       } catch (err) {

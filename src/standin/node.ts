@@ -23,44 +23,16 @@
  * They run no pods and program no rules. Every response says STAND-IN.
  */
 import { createServer as createHttpServer, type Server } from "node:http";
-import { Agent, createServer, request } from "node:https";
+import { createServer } from "node:https";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { fieldProblems } from "../kubernetes/flags.js";
 import type { RunningStandin } from "./apiserver.js";
 import type { CommandLine } from "./command-line.js";
 import { parseDuration } from "./command-line.js";
-import { apiLiveness } from "./component.js";
+import { agentFor, apiLiveness, apiRequest } from "./component.js";
 import { criVersion } from "./cri.js";
-import { type Kubeconfig, NamedFiles, readContent } from "./files.js";
-
-/** One request through a kubeconfig's identity: status code and body. */
-export function apiRequest(
-  kc: Kubeconfig,
-  agent: Agent,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ code: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${kc.server.replace(/\/+$/, "")}${path}`,
-      { method, agent, timeout: 3000, headers: body ? { "content-type": "application/json" } : {} },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => (text += d));
-        res.on("end", () => resolve({ code: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-const agentFor = (kc: Kubeconfig) =>
-  new Agent({ keepAlive: true, maxSockets: 2, ca: kc.caPem, cert: kc.certPem, key: kc.keyPem });
+import { NamedFiles, readContent } from "./files.js";
 
 /** The config file of --config, checked field by field like strict decoding. */
 function configFile(cl: CommandLine, files: NamedFiles, kind: string, apiVersion: string) {

@@ -56,7 +56,7 @@ export class FakeHost implements Transport {
 
   /** From now on, commands matching `pattern` fail with `stderr`. */
   failOn(pattern: RegExp, stderr: string, code = 1): void {
-    this.script.unshift([pattern, { code, stderr }]);
+    this.on(pattern, { code, stderr });
   }
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
