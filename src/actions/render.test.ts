@@ -95,6 +95,7 @@ describe("kubeha render", () => {
       "00-rbac.yaml",
       "01-pod-network.yaml",
       "02-coredns.yaml",
+      "03-ingress-controller.yaml",
     ]);
     const docs = parseAllDocuments(readFileSync(join(out, "addons/02-coredns.yaml"), "utf8")).map((d) =>
       d.toJS(),

@@ -33,6 +33,7 @@ import { UploadFiles } from "../phases/upload-files.js";
 import { ValidateHosts } from "../phases/validate-hosts.js";
 import { VerifyApi } from "../phases/verify-api.js";
 import { VerifyEtcd } from "../phases/verify-etcd.js";
+import { VerifyIngress } from "../phases/verify-ingress.js";
 import { VerifyNodes } from "../phases/verify-nodes.js";
 import { WriteEtcdAccess } from "../phases/write-etcd-access.js";
 import { checkResolved } from "../plan/load.js";
@@ -62,6 +63,7 @@ export const UP_PHASES: readonly Phase<DeployContext>[] = [
   ReportVersions,
   VerifyNodes,
   ApplyAddons,
+  VerifyIngress,
 ];
 
 /** The SSH connector of real runs: keys pinned in the state directory. */

@@ -16,6 +16,8 @@
  * - CoreDNS: two replicas that never share a host, a PodDisruptionBudget
  *   that keeps one running through drains, the kube-dns Service at the
  *   cluster DNS address the kubelets are given.
+ * - The ingress controller (traefik.ts): Traefik on the edge hosts' own
+ *   network, when the spec has an ingress section and an edge host.
  */
 
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
@@ -29,36 +31,11 @@ import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { CNI_CONF_DIR, clusterDnsIp, cniBinDir } from "../render/node.js";
 import type { Cluster } from "../spec/defaults.js";
+import { HostList } from "../spec/host-list.js";
+import { ADDON_IMAGES, type Addon, type AddonObject, labels } from "./common.js";
+import { traefik } from "./traefik.js";
 
-/** Images the add-ons run, pinned (kubeha does not pull them; the nodes' containerd does). */
-export const ADDON_IMAGES = {
-  flannel: "ghcr.io/flannel-io/flannel:v0.27.4",
-  flannelCniPlugin: "ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1",
-  coredns: "registry.k8s.io/coredns/coredns:v1.12.1",
-} as const;
-
-/** What kubeha labels its objects with, and the field manager of its server-side applies. */
-export const MANAGED_BY = "kubeha";
-const labels = (extra: Record<string, string> = {}) => ({
-  "app.kubernetes.io/managed-by": MANAGED_BY,
-  ...extra,
-});
-
-/** An object kubeha applies: validated, with its kind and name for messages. */
-export interface AddonObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata?: { readonly name?: string; readonly namespace?: string };
-  validate(): void;
-  toJSON(): unknown;
-}
-
-/** One add-on: a file of objects applied together, and what must roll out before it counts as applied. */
-export interface Addon {
-  readonly name: string;
-  readonly objects: readonly AddonObject[];
-  readonly rollouts: readonly { kind: "DaemonSet" | "Deployment"; namespace: string; name: string }[];
-}
+export { ADDON_IMAGES, type Addon, type AddonObject, MANAGED_BY } from "./common.js";
 
 function rbac(): Addon {
   return {
@@ -328,6 +305,7 @@ function coredns(cluster: Cluster): Addon {
 /** Every add-on of `cluster`, in the order they are applied, each object validated against the OpenAPI schema. */
 export function addons(cluster: Cluster): Addon[] {
   const all = [rbac(), flannel(cluster), coredns(cluster)];
+  if (cluster.ingress && new HostList(cluster.hosts).edges().length > 0) all.push(traefik(cluster));
   for (const addon of all) for (const o of addon.objects) validateObject(o);
   return all;
 }

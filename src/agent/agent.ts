@@ -1,6 +1,7 @@
 /**
  * `kubeha agent`: the per-host daemon: its L4 load balancer, the VIP
- * managers (on etcd, gated by their frontend's health) and metrics. It logs
+ * managers (on etcd; the API VIP gated by its frontend's health, the ingress
+ * VIPs on an edge by the local ingress controller's, edge.ts) and metrics. It logs
  * one JSON object per line (journald keeps them), reloads backends on SIGHUP
  * or when its config file changes, and on SIGTERM lets go of its VIPs first,
  * then closes its listeners and exits.
@@ -9,10 +10,13 @@ import { unwatchFile, watchFile } from "node:fs";
 import type { Server } from "node:http";
 import { EtcdClient, readEtcdTls } from "../etcd/client.js";
 import { readAgentConfig } from "./config.js";
+import { EdgeCoordinator } from "./edge.js";
 import { Frontend } from "./lb/frontend.js";
 import { renderMetrics, serveMetrics, vipMetrics } from "./metrics.js";
 import { interfaceOf, ipAddressOps } from "./vip/address.js";
+import { LeaderAvoidance } from "./vip/leader.js";
 import { VipManager } from "./vip/manager.js";
+import { combine } from "./vip/placement.js";
 
 /** A running agent. */
 export interface RunningAgent {
@@ -35,35 +39,59 @@ export async function startAgent(
   const frontends = config.frontends.map((f) => new Frontend(f, (e) => log({ frontend: f.name, ...e })));
   await Promise.all(frontends.map((f) => f.start()));
   const etcd =
-    config.etcd && config.vips.length > 0
+    config.etcd && (config.vips.length > 0 || config.ingress)
       ? new EtcdClient(config.etcd.endpoints, readEtcdTls(config.etcd))
       : undefined;
+  const ownMember = new URL(config.etcd?.endpoints[0] ?? "https://none").hostname === config.address;
+  const dev = etcd ? await interfaceOf(config.address as string) : "";
   const vips: VipManager[] = [];
   for (const v of config.vips) {
     const frontend = frontends.find((f) => f.config.name === v.frontend) as Frontend;
-    const dev = await interfaceOf(config.address as string);
     vips.push(
       new VipManager(v, {
         etcd: etcd as EtcdClient,
         host: config.host,
         ops: ipAddressOps(v.address, dev),
         healthy: () => frontend.healthy,
-        ownMember: new URL(config.etcd?.endpoints[0] ?? "https://none").hostname === config.address,
+        ownMember,
         log,
       }),
     );
   }
+  const edge =
+    config.ingress &&
+    new EdgeCoordinator(config.ingress, { etcd: etcd as EtcdClient, host: config.host, log });
+  config.ingress?.vips.forEach((v, i) => {
+    const e = edge as EdgeCoordinator;
+    vips.push(
+      new VipManager(v, {
+        etcd: etcd as EtcdClient,
+        host: config.host,
+        ops: ipAddressOps(v.address, dev),
+        healthy: () => e.isServing,
+        placement: combine(new LeaderAvoidance(etcd as EtcdClient, ownMember), e.placement(i)),
+        log,
+      }),
+    );
+  });
+  await edge?.start();
   await Promise.all(vips.map((m) => m.start()));
   const metrics: Server = await serveMetrics(config.metricsPort, () =>
-    renderMetrics(frontends, [() => vipMetrics(vips)]),
+    renderMetrics(frontends, [() => vipMetrics(vips), () => edge?.metrics() ?? []]),
   );
   log({
     kind: "started",
     host: config.host,
     frontends: config.frontends.map((f) => `${f.name} ${f.listen} -> ${f.backends.join(",")}`),
-    vips: config.vips.map(
-      (v) => `${v.name} ${v.address} (lease ${v.leaseTtlSeconds} s, gated by ${v.frontend})`,
-    ),
+    vips: [
+      ...config.vips.map(
+        (v) => `${v.name} ${v.address} (lease ${v.leaseTtlSeconds} s, gated by ${v.frontend})`,
+      ),
+      ...(config.ingress?.vips ?? []).map(
+        (v) =>
+          `${v.name} ${v.address} (lease ${v.leaseTtlSeconds} s, gated by ${config.ingress?.controller.url})`,
+      ),
+    ],
   });
 
   const reload = () => {
@@ -93,6 +121,7 @@ export async function startAgent(
     reload,
     stop: async () => {
       unwatchFile(file);
+      await edge?.leave(); // counted out first, so its ingress VIPs go straight to the other edges
       await Promise.all(vips.map((m) => m.stop()));
       etcd?.close();
       await Promise.all(frontends.map((f) => f.stop()));

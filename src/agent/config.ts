@@ -53,6 +53,31 @@ export const VipSchema = z.strictObject({
   leaseTtlSeconds: z.number().int().min(1).max(60).default(2),
 });
 
+/** The ingress edge on an edge host (edge.ts): the local controller's readiness gates its ingress VIPs. */
+export const IngressSchema = z.strictObject({
+  controller: z.strictObject({
+    /** The controller's health endpoint: 200 when ready (Traefik's ping). */
+    url: z.url(),
+    intervalMs: z.number().int().min(50).default(200),
+    timeoutMs: z.number().int().min(50).default(500),
+    fall: z.number().int().min(1).default(2),
+    rise: z.number().int().min(1).default(3),
+  }),
+  /** Every edge host in spec order: ingress VIP i prefers edges[i mod n]. */
+  edges: z.array(z.string()).min(1),
+  vips: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^ingress-[0-9]+$/),
+        address: z.ipv4(),
+        leaseTtlSeconds: z.number().int().min(1).max(60).default(2),
+      }),
+    )
+    .min(1),
+  /** Opt-in rebalance: after this long with no change, the most loaded edge above its share hands one VIP over. */
+  rebalanceQuietMs: z.number().int().min(1000).optional(),
+});
+
 export const EtcdAccessSchema = z.strictObject({
   /** Client URLs, this host's own member first. */
   endpoints: z.array(z.url()).min(1),
@@ -69,6 +94,7 @@ export const AgentConfigSchema = z.strictObject({
   metricsPort: z.number().int().min(1).max(65535).default(9942),
   frontends: z.array(FrontendSchema),
   vips: z.array(VipSchema).default([]),
+  ingress: IngressSchema.optional(),
   etcd: EtcdAccessSchema.optional(),
 });
 
@@ -76,6 +102,7 @@ export type AgentConfig = z.output<typeof AgentConfigSchema>;
 export type FrontendConfig = z.output<typeof FrontendSchema>;
 export type HealthCheckConfig = z.output<typeof HealthCheckSchema>;
 export type VipConfig = z.output<typeof VipSchema>;
+export type IngressConfig = z.output<typeof IngressSchema>;
 
 /** Reads and validates an agent config file; throws with every problem listed. */
 export function readAgentConfig(file: string): AgentConfig {
@@ -99,6 +126,13 @@ export function readAgentConfig(file: string): AgentConfig {
       throw new Error(`${file}: vip ${v.name}: no frontend named ${v.frontend}`);
     if (!cfg.etcd || !cfg.address)
       throw new Error(`${file}: vip ${v.name} needs etcd access and the host's address`);
+  }
+  if (cfg.ingress) {
+    const c = cfg.ingress.controller;
+    if (c.rise <= c.fall)
+      throw new Error(`${file}: ingress controller check: rise (${c.rise}) must exceed fall (${c.fall})`);
+    if (!cfg.etcd || !cfg.address)
+      throw new Error(`${file}: the ingress VIPs need etcd access and the host's address`);
   }
   return cfg;
 }

@@ -44,7 +44,12 @@ describe("kubeha CLI", () => {
     const plan = JSON.parse(r.stdout);
     assert.deepEqual(plan.tolerance.etcd, { members: 3, quorum: 2, toleratesFailures: 1 });
     assert.deepEqual(plan.tolerance.apiserver, { instances: 3, toleratesFailures: 1 });
-    assert.deepEqual(plan.tolerance.ingress, { edgeHosts: 2, toleratesFailures: 1 });
+    assert.deepEqual(plan.tolerance.ingress, {
+      edgeHosts: 2,
+      toleratesFailures: 1,
+      vips: 2,
+      vipsPerEdgeAtWorst: 2,
+    });
     assert.ok(Array.isArray(plan.singlePointsOfFailure) && Array.isArray(plan.findings));
     assert.deepEqual(plan.whatIf, {
       lost: ["cp1", "cp2"],

@@ -65,6 +65,8 @@ export const Unit = {
   containerd: "containerd",
   kubelet: "kubelet",
   kubeProxy: "kube-proxy",
+  /** The lab's ingress controller: real nginx standing in for Traefik (render/ingress.ts). */
+  ingress: "kubeha-ingress",
 } as const;
 
 /**
@@ -117,3 +119,8 @@ export const CONTAINERD_DROPIN = `${SYSTEMD_UNIT_DIR}/containerd.service.d/kubeh
 export const AUDIT_LOG = "/var/log/kubernetes/audit/audit.log";
 /** The agent's Prometheus metrics, on 127.0.0.1. */
 export const AGENT_METRICS_PORT = 9942;
+
+/** The lab ingress controller's files, and the runtime directory whose `ready` file its ping answers 200 for. */
+export const INGRESS_DIR = `${KUBEHA_CONFIG_DIR}/ingress`;
+export const INGRESS_NGINX_CONF = `${INGRESS_DIR}/nginx.conf`;
+export const INGRESS_RUN_DIR = "/run/kubeha-ingress";

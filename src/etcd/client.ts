@@ -90,6 +90,9 @@ export class EtcdClient {
   /** How many endpoints there are. */
   readonly size: number;
   private current = 0;
+  private closed = false;
+  /** Cancels each open keep-alive stream. */
+  private readonly streams = new Set<() => void>();
   readonly timeoutMs: number;
 
   constructor(endpoints: readonly string[], tls: EtcdTls, timeoutMs = 1000) {
@@ -108,7 +111,10 @@ export class EtcdClient {
     this.size = endpoints.length;
   }
 
+  /** Ends everything: open keep-alive streams too (a closed gRPC channel lets running calls go on). */
   close(): void {
+    this.closed = true;
+    for (const cancel of this.streams) cancel();
     for (const c of this.clients) c.close();
   }
 
@@ -222,6 +228,10 @@ export class EtcdClient {
     onAck: (ttl: number, sentAt: number) => void,
     onEnd: (err: Error) => void,
   ): { send(): void; close(): void } {
+    if (this.closed) {
+      setImmediate(() => onEnd(new Error("the etcd client is closed")));
+      return { send: () => {}, close: () => {} };
+    }
     const index = this.current;
     const client = this.clients[index] as grpc.Client;
     const stream = client.makeBidiStreamRequest(
@@ -235,9 +245,12 @@ export class EtcdClient {
     const end = (err: Error) => {
       if (ended) return;
       ended = true;
+      this.streams.delete(cancel);
       this.current = (index + 1) % this.clients.length;
       onEnd(err);
     };
+    const cancel = () => stream.cancel();
+    this.streams.add(cancel);
     stream.on("data", (res: Message) => {
       const sentAt = sent.shift();
       if (sentAt !== undefined) onAck(Number(res.TTL), sentAt);
@@ -252,6 +265,7 @@ export class EtcdClient {
       },
       close: () => {
         ended = true;
+        this.streams.delete(cancel);
         stream.cancel();
       },
     };

@@ -13,5 +13,9 @@ export const VIP_PREFIX = `${KUBEHA_PREFIX}vip/`;
 /** The election key of VIP `name` ("api" for the API VIP). */
 export const vipKey = (name: string) => `${VIP_PREFIX}${name}`;
 
+/** Ready edges: /kubeha/edge/HOST exists, on the edge's lease, while its ingress controller is ready. */
+export const EDGE_PREFIX = `${KUBEHA_PREFIX}edge/`;
+export const edgeKey = (host: string) => `${EDGE_PREFIX}${host}`;
+
 /** The key the apiserver stand-in reads to prove a linearizable etcd read works. */
 export const STANDIN_PROBE_KEY = `${KUBEHA_PREFIX}standin/readyz`;

@@ -19,7 +19,8 @@ describe("lab topology", () => {
     );
     assert.equal(t.bridgeAddress, "192.168.61.1");
     assert.equal(t.apiVip, (example.controlPlane.endpoint as { vip: string }).vip);
-    assert.equal(t.ingressVip, example.ingress?.vip);
+    assert.deepEqual(t.ingressVips, example.ingress?.vips);
+    assert.deepEqual(t.ingressVips, ["192.168.61.200", "192.168.61.201"]);
   });
 
   it("numbers hosts from .11, skipping taken and reserved numbers", () => {

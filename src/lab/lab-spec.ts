@@ -29,7 +29,8 @@ export interface LabTopology {
   /** The operator side's address on the bridge (.1). */
   readonly bridgeAddress: string;
   readonly apiVip: string;
-  readonly ingressVip: string;
+  /** One ingress VIP per edge host (.200, .201, ...). */
+  readonly ingressVips: readonly string[];
   readonly hosts: readonly LabHost[];
 }
 
@@ -76,10 +77,11 @@ export const DEFAULT_LAB_HOSTS: readonly LabHostRequest[] = [
   { name: "edge2", roles: ["worker", "edge"], hostNumber: 32 },
 ];
 
-/** .0 network, .1 bridge, .10 ingress VIP, .100 API VIP, .255 broadcast. */
-const RESERVED = [0, 1, 10, 100, 255];
+/** .0 network, .1 bridge, .100 API VIP, .255 broadcast; the ingress VIPs from .200, one per edge host. */
+const RESERVED = [0, 1, 100, 255];
+const FIRST_INGRESS_VIP = 200;
 
-/** Assigns addresses: the bridge .1, the ingress VIP .10, the API VIP .100, hosts from .11 unless numbered. */
+/** Assigns addresses: the bridge .1, the API VIP .100, ingress VIPs from .200, hosts from .11 unless numbered. */
 export function labTopology(hosts: readonly LabHostRequest[], cidr = DEFAULT_LAB_CIDR): LabTopology {
   const range = parseCidr(cidr);
   if (!range) throw new UsageError(`lab range ${cidr} is not a CIDR range`);
@@ -89,12 +91,14 @@ export function labTopology(hosts: readonly LabHostRequest[], cidr = DEFAULT_LAB
     names.add(h.name);
   }
   const numbers = new Map<string, number>();
-  const used = new Set<number>(RESERVED);
+  const edges = hosts.filter((h) => h.roles.includes("edge")).length;
+  const ingressNumbers = Array.from({ length: edges }, (_, i) => FIRST_INGRESS_VIP + i);
+  const used = new Set<number>([...RESERVED, ...ingressNumbers]);
   for (const h of hosts) {
     if (h.hostNumber === undefined) continue;
     if (used.has(h.hostNumber) || h.hostNumber < 2 || h.hostNumber > 254) {
       throw new UsageError(
-        `lab host ${h.name}: host number ${h.hostNumber} is taken or reserved (.1 bridge, .10 and .100 VIPs)`,
+        `lab host ${h.name}: host number ${h.hostNumber} is taken or reserved (.1 bridge, .100 API VIP, .200 on ingress VIPs)`,
       );
     }
     used.add(h.hostNumber);
@@ -111,7 +115,7 @@ export function labTopology(hosts: readonly LabHostRequest[], cidr = DEFAULT_LAB
   return {
     cidr,
     bridgeAddress: cidrAddress(range, 1),
-    ingressVip: cidrAddress(range, 10),
+    ingressVips: ingressNumbers.map((n) => cidrAddress(range, n)),
     apiVip: cidrAddress(range, 100),
     hosts: hosts.map((h) => ({
       name: h.name,

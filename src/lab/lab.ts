@@ -303,7 +303,8 @@ export class Lab {
         controlPlane: { endpoint: { mode: "vip", vip: t.apiVip, port: 6443, leaseTtlSeconds: 1 } },
         // Debian's etcd package: no download in the lab (plan warns about its version)
         etcd: { heartbeatMs: 50, electionMs: 500, binaries: { source: "package" } },
-        ...(hasEdge && { ingress: { vip: t.ingressVip, ports: [80, 443] } }),
+        // one ingress VIP per edge, so every edge serves; the same 1 s lease as the API VIP
+        ...(hasEdge && { ingress: { vips: t.ingressVips, ports: [80, 443], leaseTtlSeconds: 1 } }),
         kubernetes: { binaries: { source: "standin" } },
       },
     };

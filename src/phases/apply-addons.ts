@@ -1,5 +1,6 @@
 /**
- * Apply add-ons: RBAC, the pod network and CoreDNS (addons/objects.ts),
+ * Apply add-ons: RBAC, the pod network, CoreDNS and the ingress controller
+ * (Traefik on the edges; addons/objects.ts),
  * server-side applied through the API endpoint with the state's admin.conf,
  * each waited for until it has rolled out. Against the lab's stand-in there
  * is no workloads API and no container can run, so they are skipped, and

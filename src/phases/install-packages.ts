@@ -2,7 +2,7 @@
  * Install packages: the distribution's packages a host needs and lacks —
  * every node's runtime and packet filter tools (containerd, runc, the CNI
  * plugins, conntrack, iptables) and, with `etcd.binaries.source: package`,
- * etcd on its members. Services the packages would start are kept from
+ * etcd on its members, and nginx for the lab's ingress controller. Services the packages would start are kept from
  * starting (policy-rc.d): kubeha's units and configs, not the packages'
  * defaults (etcd's is plaintext), are what must run. Node preflight has
  * already refused a host whose apt cannot install them.
@@ -17,7 +17,7 @@ const install = (packages: readonly string[]) => `set -e
 printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d
 trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${packages.map(shq).join(" ")}
-systemctl disable etcd containerd >/dev/null 2>&1 || true`;
+systemctl disable etcd containerd nginx >/dev/null 2>&1 || true`;
 
 export const InstallPackages: Phase<DeployContext> = {
   title: "Install packages",

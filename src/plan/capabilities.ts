@@ -6,9 +6,11 @@
  * and the smallest set of hosts whose loss breaks it is the smallest
  * (hosts - k + 1) over its requirements.
  *
- * The ingress VIP is elected on etcd (ARCHITECTURE §4), so a cluster with an
- * ingress VIP needs etcd quorum to keep serving ingress on the VIP: a holder
- * that cannot renew its lease drops the address.
+ * The ingress VIPs are elected on etcd (ARCHITECTURE §4), so a cluster with
+ * ingress VIPs needs etcd quorum to keep serving ingress on them: a holder
+ * that cannot renew its lease drops the address. Every VIP may go to every
+ * edge, so a VIP has somewhere to go while one edge with a ready controller
+ * lives, however many VIPs there are.
  */
 import type { Cluster } from "../spec/defaults.js";
 import { HostList } from "../spec/host-list.js";
@@ -56,7 +58,7 @@ export function capabilitiesOf(cluster: Cluster): Capability[] {
     {
       name: "ingress",
       title: "ingress",
-      requires: cluster.ingress?.vip ? [edges, quorum] : [edges],
+      requires: cluster.ingress?.vips.length ? [edges, quorum] : [edges],
       configured: edges.hosts.length > 0,
     },
   ];

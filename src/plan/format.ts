@@ -37,12 +37,25 @@ export function formatPlan(plan: Plan): string {
       ],
       [
         "ingress",
-        t.ingress.edgeHosts > 0 ? `${t.ingress.edgeHosts} edge hosts` : "no edge hosts",
-        "1 edge host",
+        t.ingress.edgeHosts > 0
+          ? `${t.ingress.edgeHosts} edge hosts${t.ingress.vips > 0 ? `, ${t.ingress.vips} VIPs` : ""}`
+          : "no edge hosts",
+        t.ingress.vips > 0 ? "1 edge host + etcd quorum" : "1 edge host",
         tol(t.ingress.toleratesFailures, t.ingress.edgeHosts > 0),
       ],
     ]),
   );
+
+  const ing = t.ingress;
+  if (ing.vips > 0 && ing.edgeHosts > 0) {
+    out.push(
+      "",
+      `Ingress VIPs: ${ing.vips} over ${ing.edgeHosts} edge hosts, at most ${Math.ceil(ing.vips / ing.edgeHosts)} per edge; every VIP finds a holder while 1 edge with a ready controller lives` +
+        (ing.toleratesFailures > 0
+          ? ` (with ${ing.toleratesFailures} lost, a surviving edge holds up to ${ing.vipsPerEdgeAtWorst} and carries their traffic).`
+          : "."),
+    );
+  }
 
   out.push("", "SINGLE POINTS OF FAILURE");
   if (plan.singlePointsOfFailure.length === 0) out.push("none: losing any one host keeps every capability");

@@ -63,7 +63,7 @@ describe("plan", () => {
     assert.deepEqual(plan.tolerance, {
       etcd: { members: 3, quorum: 2, toleratesFailures: 1 },
       apiserver: { instances: 3, toleratesFailures: 1 },
-      ingress: { edgeHosts: 2, toleratesFailures: 1 },
+      ingress: { edgeHosts: 2, toleratesFailures: 1, vips: 2, vipsPerEdgeAtWorst: 2 },
     });
     assert.deepEqual(plan.singlePointsOfFailure, []);
   });
@@ -73,7 +73,7 @@ describe("plan", () => {
     assert.deepEqual(plan.tolerance, {
       etcd: { members: 3, quorum: 2, toleratesFailures: 1 },
       apiserver: { instances: 2, toleratesFailures: 1 },
-      ingress: { edgeHosts: 2, toleratesFailures: 1 },
+      ingress: { edgeHosts: 2, toleratesFailures: 1, vips: 2, vipsPerEdgeAtWorst: 2 },
     });
   });
 

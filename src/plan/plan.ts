@@ -31,7 +31,13 @@ export interface Plan {
   readonly tolerance: {
     readonly etcd: { members: number; quorum: number; toleratesFailures: number };
     readonly apiserver: { instances: number; toleratesFailures: number };
-    readonly ingress: { edgeHosts: number; toleratesFailures: number };
+    readonly ingress: {
+      edgeHosts: number;
+      toleratesFailures: number;
+      /** Ingress VIPs, and how many each surviving edge holds at most after `toleratesFailures` edges are lost. */
+      vips: number;
+      vipsPerEdgeAtWorst: number;
+    };
   };
   readonly singlePointsOfFailure: readonly SinglePointOfFailure[];
   readonly findings: readonly {
@@ -63,6 +69,19 @@ function singlePointsOfFailure(cluster: Cluster, caps: readonly Capability[]): S
     for (const [reason, hosts] of byReason) out.push({ capability: cap.name, hosts, reason });
   }
   return out;
+}
+
+/** Balanced placement: a surviving edge holds at most ⌈VIPs / edges alive⌉ of them. */
+function ingressTolerance(cluster: Cluster, tolerates: number): Plan["tolerance"]["ingress"] {
+  const edgeHosts = cluster.hosts.filter((h) => h.roles.includes("edge")).length;
+  const vips = cluster.ingress?.vips.length ?? 0;
+  const alive = edgeHosts - tolerates;
+  return {
+    edgeHosts,
+    toleratesFailures: tolerates,
+    vips,
+    vipsPerEdgeAtWorst: alive > 0 ? Math.ceil(vips / alive) : 0,
+  };
 }
 
 /** Builds the plan for a loaded spec; `whatIf` names hosts to consider lost. */
@@ -103,7 +122,7 @@ export function buildPlan(loaded: LoadedSpec, whatIf?: readonly string[]): Plan 
     tolerance: {
       etcd: { ...etcdQuorum(count("etcd")), toleratesFailures: toleratesFailures(cap("etcdQuorum")) },
       apiserver: { instances: count("controlplane"), toleratesFailures: toleratesFailures(cap("api")) },
-      ingress: { edgeHosts: count("edge"), toleratesFailures: toleratesFailures(cap("ingress")) },
+      ingress: ingressTolerance(cluster, toleratesFailures(cap("ingress"))),
     },
     singlePointsOfFailure: singlePointsOfFailure(cluster, caps),
     findings: loaded.warnings,

@@ -8,17 +8,31 @@
  * detection, so a stopping apiserver drains before it closes.
  */
 import type { AgentConfig } from "../agent/config.js";
-import { AGENT_CONFIG, AGENT_METRICS_PORT, HostPki, NODE_BINARY, pkiPath } from "../core/host-paths.js";
+import { AGENT_CONFIG, AGENT_METRICS_PORT, HostPki, NODE_BINARY, pkiPath, Unit } from "../core/host-paths.js";
 import { hostPort } from "../core/ip.js";
 import { clientUrlsFor } from "../etcd/urls.js";
 import { type Cluster, type Host, hostIp } from "../spec/defaults.js";
 import { HostList } from "../spec/host-list.js";
 import { type FloatingAddress, vipsOf } from "../spec/vips.js";
+import { ingressControllerCheck } from "./ingress.js";
 import { LB_CHECK, lbDrainMs } from "./timing.js";
 
-/** The floating addresses the agent on `host` holds: the API VIP (the ingress VIP comes with the edge). */
+/** The floating addresses the agent on `host` fronts with a listener of its own: the API VIP. */
 export const agentVips = (cluster: Cluster, host: Host): FloatingAddress[] =>
-  vipsOf(cluster, host).filter((v) => v.name === "api");
+  vipsOf(cluster, host).filter((v) => v.role === "controlplane");
+
+/** The ingress section of an edge's agent: its controller's ping gates the ingress VIPs. */
+function ingressSection(cluster: Cluster, host: Host): AgentConfig["ingress"] {
+  const vips = vipsOf(cluster, host).filter((v) => v.role === "edge");
+  if (vips.length === 0) return undefined;
+  const quiet = cluster.ingress?.rebalanceQuietSeconds;
+  return {
+    controller: ingressControllerCheck(),
+    edges: new HostList(cluster.hosts).edges().map((h) => h.name),
+    vips: vips.map((v) => ({ name: v.name, address: v.address, leaseTtlSeconds: v.leaseTtlSeconds })),
+    ...(quiet !== undefined && { rebalanceQuietMs: quiet * 1000 }),
+  };
+}
 
 /** The agent config of `host`. */
 export function renderAgentConfig(cluster: Cluster, host: Host): AgentConfig {
@@ -41,7 +55,9 @@ export function renderAgentConfig(cluster: Cluster, host: Host): AgentConfig {
   }
   for (const vip of vips)
     frontends.push(frontend(`${vip.name}-vip`, hostPort(vip.address, vip.ports[0] ?? 0)));
-  if (vips.length === 0) return { host: host.name, metricsPort: AGENT_METRICS_PORT, frontends, vips: [] };
+  const ingress = ingressSection(cluster, host);
+  if (vips.length === 0 && !ingress)
+    return { host: host.name, metricsPort: AGENT_METRICS_PORT, frontends, vips: [] };
   const etcdClient = HostPki.agentEtcdClient;
   return {
     host: host.name,
@@ -54,6 +70,7 @@ export function renderAgentConfig(cluster: Cluster, host: Host): AgentConfig {
       frontend: `${vip.name}-vip`,
       leaseTtlSeconds: vip.leaseTtlSeconds,
     })),
+    ...(ingress && { ingress }),
     etcd: {
       endpoints: clientUrlsFor(hosts.etcdMembers(), host),
       caFile: pkiPath(HostPki.etcdCa.cert),
@@ -81,13 +98,22 @@ ExecStopPost=/bin/sh -c '${release}'
 `;
 }
 
-/** The agent's systemd unit. */
+/**
+ * The agent's systemd unit. On an edge it starts after the ingress
+ * controller's units, so it stops before them: on a reboot or power-down
+ * the VIPs move first, then the controller drains.
+ */
 export function renderAgentUnit(cluster: Cluster, host: Host): string {
-  const vips = agentVips(cluster, host);
+  const vips = vipsOf(cluster, host);
+  const held = [
+    ...(vips.some((v) => v.role === "controlplane") ? ["API VIP"] : []),
+    ...(vips.some((v) => v.role === "edge") ? ["ingress VIPs"] : []),
+  ];
+  const edge = vips.some((v) => v.role === "edge");
   return `# Written by kubeha; changes are overwritten by \`kubeha up\`.
 [Unit]
-Description=kubeha agent on ${host.name}: L4 load balancer${vips.length > 0 ? ", API VIP" : ""} and metrics
-After=network-online.target
+Description=kubeha agent on ${host.name}: L4 load balancer, ${[...held, "metrics"].join(", ")}
+After=network-online.target${edge ? ` ${Unit.ingress}.service ${Unit.containerd}.service ${Unit.kubelet}.service` : ""}
 Wants=network-online.target
 # restart for ever: a host without its agent has no node-local proxy and no VIP
 StartLimitIntervalSec=0

@@ -14,12 +14,14 @@ import {
   schedulerFlags,
 } from "./control-plane.js";
 import { renderBootstrapEnv, renderEtcdUnit } from "./etcd-unit.js";
+import { renderIngressNginxConf, renderIngressUnit } from "./ingress.js";
 import { renderStandinWrapper } from "./standin.js";
 
 const spec = baseSpec();
 spec.spec.kubernetes = { binaries: { source: "standin" } };
 spec.spec.controlPlane.endpoint.leaseTtlSeconds = 2;
 spec.spec.hosts.push({ name: "cp6", address: "fd00::16", roles: ["etcd"] }); // an IPv6 member outside hostCidr
+spec.spec.ingress = { vips: ["192.168.61.200", "192.168.61.201"], rebalance: { quietSeconds: 300 } };
 const cluster = loadObject(spec).cluster;
 const host = (name: string) => cluster.hosts.find((h) => h.name === name) as Host;
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
@@ -38,6 +40,13 @@ describe("renderers", () => {
     snap("cp1.kubeha-agent.service", renderAgentUnit(cluster, host("cp1")));
     snap("w1.agent.json", json(renderAgentConfig(cluster, host("w1"))));
     snap("w1.kubeha-agent.service", renderAgentUnit(cluster, host("w1")));
+  });
+
+  it("ingress: an edge's agent (its ingress VIPs gated on the controller) and the lab controller", () => {
+    snap("edge1.agent.json", json(renderAgentConfig(cluster, host("edge1"))));
+    snap("edge1.kubeha-agent.service", renderAgentUnit(cluster, host("edge1")));
+    snap("edge1.ingress-nginx.conf", renderIngressNginxConf(cluster, host("edge1")));
+    snap("kubeha-ingress.service", renderIngressUnit());
   });
 
   it("control plane: the units of a controlplane host, its files, and a stand-in's wrapper", () => {

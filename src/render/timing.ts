@@ -26,3 +26,14 @@ export function shutdownDelaySeconds(cluster: Cluster): number {
 
 /** How long the agents' balancers let the sessions of an apiserver that answers "not ready" finish: its shutdown delay and 2 s. */
 export const lbDrainMs = (cluster: Cluster) => (shutdownDelaySeconds(cluster) + 2) * 1000;
+
+/** How the agent on an edge checks its ingress controller's ping. */
+export const INGRESS_CHECK = { intervalMs: 200, timeoutMs: 500, fall: 2, rise: 3 } as const;
+/** Longest time from a controller's ping failing to its agent letting its VIPs go. */
+export const INGRESS_DETECTION_MS = INGRESS_CHECK.fall * (INGRESS_CHECK.intervalMs + INGRESS_CHECK.timeoutMs);
+/**
+ * How long a stopping ingress controller keeps accepting requests with its
+ * ping failing (Traefik's requestAcceptGraceTimeout; the lab nginx's stop):
+ * its agent's detection and a hand-over, plus a second and a half.
+ */
+export const INGRESS_ACCEPT_GRACE_S = Math.ceil((INGRESS_DETECTION_MS + 1500) / 1000);

@@ -41,6 +41,7 @@ import {
 } from "../render/node.js";
 import type { Cluster, Host } from "../spec/defaults.js";
 import { binaryFiles, pkiFilesOf } from "./control-plane.js";
+import { ingressPackages } from "./ingress.js";
 import type { HostService, ServiceFile } from "./service.js";
 
 const everyHost = (cluster: Cluster) => cluster.hosts;
@@ -58,7 +59,7 @@ const ETCD_PACKAGES = ["etcd-server", "etcd-client"];
 export function hostPackages(cluster: Cluster, host: Host): string[] {
   const etcd = host.roles.includes("etcd") && cluster.etcd.binaries.source === "package";
   const runtime = cluster.kubernetes.containerd.source === "package" ? RUNTIME_PACKAGES : [];
-  return [...(etcd ? ETCD_PACKAGES : []), ...runtime, ...PROXY_PACKAGES];
+  return [...(etcd ? ETCD_PACKAGES : []), ...runtime, ...PROXY_PACKAGES, ...ingressPackages(cluster, host)];
 }
 
 /** A config file, refused (a bug in kubeha) when a field is not one its version knows. */

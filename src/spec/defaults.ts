@@ -129,9 +129,15 @@ export interface Cluster {
   };
   /** Absent when the spec has no ingress section. */
   readonly ingress?: {
-    readonly vip?: string;
+    /** The ingress VIPs, in spec order (`vip` is a list of one); may be empty. */
+    readonly vips: readonly string[];
+    /** Where the spec set them, for messages. */
+    readonly vipField: "vip" | "vips";
     readonly ports: readonly number[];
+    readonly leaseTtlSeconds: number;
     readonly dedicatedEdges: boolean;
+    /** Opt-in rebalance after this quiet period; absent: no VIP moves back. */
+    readonly rebalanceQuietSeconds?: number;
   };
   readonly kubernetes: {
     readonly version: string;
@@ -221,9 +227,12 @@ export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly numb
     },
     ...(s.ingress && {
       ingress: {
-        ...(s.ingress.vip && { vip: s.ingress.vip }),
+        vips: s.ingress.vips ?? (s.ingress.vip ? [s.ingress.vip] : []),
+        vipField: s.ingress.vip ? "vip" : "vips",
         ports: s.ingress.ports ?? [...DEFAULTS.ingressPorts],
+        leaseTtlSeconds: s.ingress.leaseTtlSeconds ?? DEFAULTS.vipLeaseTtlSeconds,
         dedicatedEdges: s.ingress.dedicatedEdges ?? false,
+        ...(s.ingress.rebalance && { rebalanceQuietSeconds: s.ingress.rebalance.quietSeconds }),
       },
     }),
     kubernetes: {

@@ -41,9 +41,10 @@ spec:
   etcd:
     heartbeatMs: 100
     electionMs: 1000            # at least 5 x heartbeatMs; 10 x is usual
-  # ingress:                    # floating ingress address over hosts with the edge role
-  #   vip: 192.168.61.10
+  # ingress:                    # Traefik on the edge hosts; floating addresses over them
+  #   vips: [192.168.61.200, 192.168.61.201]   # one per edge host: every edge serves
   #   ports: [80, 443]
+  #   rebalance: { quietSeconds: 300 }        # off by default: each move resets that VIP's connections
   kubernetes:
     version: v1.34.2
     binaries: { source: download }   # or { source: dir, path: ./bundle } when air-gapped

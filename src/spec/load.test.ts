@@ -55,7 +55,13 @@ describe("spec loading", () => {
       leaseTtlSeconds: 2,
     });
     assert.equal(cluster.controlPlane.nodeLocalProxyPort, 6443);
-    assert.deepEqual(cluster.ingress, { vip: "192.168.61.10", ports: [80, 443], dedicatedEdges: false });
+    assert.deepEqual(cluster.ingress, {
+      vips: ["192.168.61.10"],
+      vipField: "vip",
+      ports: [80, 443],
+      leaseTtlSeconds: 2,
+      dedicatedEdges: false,
+    });
     assert.deepEqual(cluster.hosts[0]?.ssh, { user: "root", port: 22, keyPath: "~/.ssh/id_ed25519" });
   });
 
@@ -212,6 +218,30 @@ describe("spec loading", () => {
       (s) => (s.spec.ingress.vip = "192.168.61.100"),
       "spec.ingress.vip",
       /API VIP too/,
+    ],
+    [
+      "ingress vip and vips",
+      (s) => (s.spec.ingress.vips = ["192.168.61.11"]),
+      "spec.ingress.vips",
+      /either vip or vips/,
+    ],
+    [
+      "two ingress VIPs alike",
+      (s) => (s.spec.ingress = { vips: ["192.168.61.200", "192.168.61.200"] }),
+      "spec.ingress.vips[1]",
+      /ingress VIP 192.168.61.200 too/,
+    ],
+    [
+      "an ingress VIP outside",
+      (s) => (s.spec.ingress = { vips: ["192.168.61.200", "10.9.9.9"] }),
+      "spec.ingress.vips[1]",
+      /outside/,
+    ],
+    [
+      "rebalance too eager",
+      (s) => (s.spec.ingress.rebalance = { quietSeconds: 1 }),
+      "spec.ingress.rebalance.quietSeconds",
+      /10/,
     ],
     [
       "ingress without edge",

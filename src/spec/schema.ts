@@ -243,13 +243,43 @@ export const ClusterSpecSchema = z
         .describe("etcd timings"),
       ingress: z
         .strictObject({
-          vip: ipAddress.optional().describe("Floating address of the ingress edge; inside network.hostCidr"),
-          ports: z.array(port).min(1).optional().describe("Ports on the ingress VIP (default [80, 443])"),
+          vip: ipAddress
+            .optional()
+            .describe("One floating address of the ingress edge (the same as vips with one entry)"),
+          vips: z
+            .array(ipAddress)
+            .min(1)
+            .optional()
+            .describe(
+              "Floating addresses of the ingress edge, inside network.hostCidr: one per edge host lets every edge serve; publish them all as A records of the ingress names",
+            ),
+          ports: z.array(port).min(1).optional().describe("Ports on the ingress VIPs (default [80, 443])"),
+          leaseTtlSeconds: z
+            .number()
+            .int()
+            .min(1)
+            .max(60)
+            .optional()
+            .describe("TTL of the etcd lease that fences each ingress VIP's holder (default 2)"),
+          rebalance: z
+            .strictObject({
+              quietSeconds: z
+                .number()
+                .int()
+                .min(10)
+                .max(86400)
+                .describe("How long no VIP moved and no edge came or went before one VIP moves"),
+            })
+            .optional()
+            .describe(
+              "Move VIPs back into balance after an edge returns, one at a time (default: off; every move resets the connections on that VIP)",
+            ),
           dedicatedEdges: z
             .boolean()
             .optional()
             .describe("Taint edge hosts so that only the ingress controller runs there (default false)"),
         })
+        .refine((i) => !(i.vip && i.vips), { error: "give either vip or vips, not both", path: ["vips"] })
         .optional()
         .describe("The ingress edge"),
       pki: z

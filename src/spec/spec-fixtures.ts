@@ -21,7 +21,11 @@ export function baseSpec(): any {
         { name: "edge2", address: "192.168.61.32", roles: ["worker", "edge"] },
       ],
       controlPlane: { endpoint: { mode: "vip", vip: "192.168.61.100" } },
-      ingress: { vip: "192.168.61.10" },
+      ingress: { vip: "192.168.61.10" } as {
+        vip?: string;
+        vips?: string[];
+        rebalance?: { quietSeconds: number };
+      },
     },
   };
 }

@@ -1,18 +1,18 @@
 /**
  * The floating addresses of a cluster and the hosts that may hold them, in
  * one place: the API VIP floats over the controlplane hosts (endpoint mode
- * vip), the ingress VIP over the edge hosts. A host that may hold one is a
+ * vip), the ingress VIPs (ingress-1, ingress-2, ...) over the edge hosts. A host that may hold one is a
  * VIP candidate: it runs the agent's etcd election, needs the agent's etcd
  * client certificate and the tools the VIP manager uses (ip, arping, stdbuf),
  * and must sit inside network.hostCidr.
  */
-import { type Cluster, DEFAULTS, type Host } from "./defaults.js";
+import type { Cluster, Host } from "./defaults.js";
 import { HostList } from "./host-list.js";
 
 /** A floating address and who may hold it. */
 export interface FloatingAddress {
   /** The election's name: the key is /kubeha/vip/NAME. */
-  readonly name: "api" | "ingress";
+  readonly name: string;
   /** For messages: "API VIP". */
   readonly title: string;
   readonly address: string;
@@ -24,8 +24,14 @@ export interface FloatingAddress {
   /** Which role makes a host a candidate, for messages. */
   readonly role: "controlplane" | "edge";
   /** Where the spec sets the address. */
-  readonly path: readonly string[];
+  readonly path: readonly (string | number)[];
 }
+
+/** The election name of the ingress VIP at `index` in the spec: ingress-1, ingress-2, ... */
+export const ingressVipName = (index: number) => `ingress-${index + 1}`;
+
+/** The ingress VIPs of `cluster`, in spec order. */
+export const ingressVips = (cluster: Cluster) => floatingAddresses(cluster).filter((v) => v.role === "edge");
 
 /** Every floating address of `cluster`. */
 export function floatingAddresses(cluster: Cluster): FloatingAddress[] {
@@ -44,18 +50,19 @@ export function floatingAddresses(cluster: Cluster): FloatingAddress[] {
       path: ["spec", "controlPlane", "endpoint", "vip"],
     });
   }
-  if (cluster.ingress?.vip) {
+  const ingress = cluster.ingress;
+  ingress?.vips.forEach((address, i) => {
     out.push({
-      name: "ingress",
-      title: "ingress VIP",
-      address: cluster.ingress.vip,
-      ports: cluster.ingress.ports,
-      leaseTtlSeconds: DEFAULTS.vipLeaseTtlSeconds,
+      name: ingressVipName(i),
+      title: `ingress VIP ${address}`,
+      address,
+      ports: ingress.ports,
+      leaseTtlSeconds: ingress.leaseTtlSeconds,
       candidates: hosts.edges(),
       role: "edge",
-      path: ["spec", "ingress", "vip"],
+      path: ingress.vipField === "vip" ? ["spec", "ingress", "vip"] : ["spec", "ingress", "vips", i],
     });
-  }
+  });
   return out;
 }
 

@@ -12,6 +12,7 @@
  * 2.5 s outage at the next failure).
  */
 import type { EtcdClient } from "../../etcd/client.js";
+import type { Placement } from "./placement.js";
 
 /** What leader avoidance asks etcd: whether the member at an endpoint leads. */
 export type LeaderProbe = Pick<EtcdClient, "isLeader">;
@@ -23,7 +24,7 @@ const REBALANCE_AFTER_MS = 3000;
 /** ... at most this often, so a cluster where only the leader's host is healthy does not flap. */
 const REBALANCE_EVERY_MS = 60_000;
 
-export class LeaderAvoidance {
+export class LeaderAvoidance implements Placement {
   private readonly etcd: LeaderProbe;
   /** Whether the etcd client's first endpoint is this host's own member; without one there is nothing to avoid. */
   private readonly ownMember: boolean;
@@ -57,6 +58,12 @@ export class LeaderAvoidance {
     if (now - this.vacantSince < LEADER_YIELD_MS && this.ownMember && (await this.leads())) return true;
     this.vacantSince = 0;
     return false;
+  }
+
+  async handOver(): Promise<string | undefined> {
+    return (await this.ledTooLong())
+      ? "this host's etcd member leads; handing the VIP to a host whose member does not"
+      : undefined;
   }
 
   /**

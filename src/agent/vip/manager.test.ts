@@ -10,29 +10,8 @@ import { sleep, waitFor } from "../../core/wait.js";
 import { EtcdClient, readEtcdTls } from "../../etcd/client.js";
 import { etcdSkipReason, startOneMember, type TestEtcd } from "../../etcd/etcd-fixtures.js";
 import { scratch } from "../../pki/pki-fixtures.js";
-import type { AddressOps } from "./address.js";
 import { VipManager } from "./manager.js";
-
-/** One shared segment: which fake host holds the address, with every change timed. */
-class Segment {
-  readonly holding = new Set<string>();
-  readonly log: { at: number; host: string; op: "hold" | "release" }[] = [];
-  maxHolders = 0;
-  ops(host: string): AddressOps {
-    return {
-      hold: async () => {
-        if (!this.holding.has(host)) this.log.push({ at: performance.now(), host, op: "hold" });
-        this.holding.add(host);
-        this.maxHolders = Math.max(this.maxHolders, this.holding.size);
-      },
-      release: async () => {
-        if (this.holding.delete(host)) this.log.push({ at: performance.now(), host, op: "release" });
-      },
-      claimedElsewhere: async () => [...this.holding].some((h) => h !== host),
-      announce: () => {},
-    };
-  }
-}
+import { Segment } from "./vip-fixtures.js";
 
 describe("VIP manager on a real etcd", { skip: etcdSkipReason() }, () => {
   const dir = scratch("vip-manager");

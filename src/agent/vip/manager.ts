@@ -45,7 +45,8 @@
  * the probe). The unit's ExecStopPost removes the address after any exit of
  * the agent, kill -9 included, before systemd restarts it.
  *
- * Where the VIP should not be, the etcd leader's host: see leader.ts.
+ * Where the VIP should be (placement.ts): away from the etcd leader's host
+ * (leader.ts); for the ingress VIPs, balanced over the ready edges (../edge.ts).
  */
 
 import { sleep } from "../../core/wait.js";
@@ -53,6 +54,7 @@ import type { EtcdClient } from "../../etcd/client.js";
 import { vipKey } from "../../etcd/keyspace.js";
 import type { AddressOps } from "./address.js";
 import { LeaderAvoidance } from "./leader.js";
+import type { Placement } from "./placement.js";
 
 const RHO = 0.001;
 const MARGIN_MS = 150;
@@ -86,7 +88,7 @@ export class VipManager {
   private readonly host: string;
   private readonly ops: AddressOps;
   private readonly healthy: () => boolean;
-  private readonly placement: LeaderAvoidance;
+  private readonly placement: Placement;
   private readonly log: (e: VipEvent) => void;
 
   /** "claiming": won the key after an expired lease, probing whether another machine still answers for the address. */
@@ -117,6 +119,8 @@ export class VipManager {
       healthy: () => boolean;
       /** Whether the etcd client's first endpoint is this host's own member. */
       ownMember?: boolean;
+      /** Where the VIP should be; default: away from the etcd leader's host (leader.ts). */
+      placement?: Placement;
       log: (e: VipEvent) => void;
     },
   ) {
@@ -125,7 +129,7 @@ export class VipManager {
     this.host = deps.host;
     this.ops = deps.ops;
     this.healthy = deps.healthy;
-    this.placement = new LeaderAvoidance(deps.etcd, deps.ownMember ?? false);
+    this.placement = deps.placement ?? new LeaderAvoidance(deps.etcd, deps.ownMember ?? false);
     this.log = (e) => deps.log({ vip: settings.name, address: settings.address, ...e });
   }
 
@@ -205,10 +209,10 @@ export class VipManager {
           const kv = await this.etcd.get(this.key).catch(() => "unknown" as const);
           if (kv !== "unknown" && this.role === "holder" && kv?.lease !== this.lease)
             this.stepDown(`etcd names ${kv?.value || "no one"} as holder`);
-          else if (await this.placement.ledTooLong())
-            await this.resign(
-              "this host's etcd member leads; handing the VIP to a host whose member does not",
-            );
+          else {
+            const why = await this.placement.handOver();
+            if (why) await this.resign(why);
+          }
         }
       } else if (this.healthy()) {
         await this.campaign();

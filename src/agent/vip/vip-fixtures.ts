@@ -3,12 +3,15 @@
  * who holds it over time (from the kernel's own address events on every
  * host, `ip -ts monitor address`: the hosts share this machine's clock, so
  * their intervals compare exactly) and what a client sees (a TCP connect
- * every 10 ms from the operator's side of the bridge).
+ * every 10 ms from the operator's side of the bridge). And, for tests of
+ * the election against a real etcd without hosts, a segment that records
+ * which fake host holds an address instead of adding it.
  */
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { sleep } from "../../core/wait.js";
 import { sshArgs } from "../../lab/ssh.js";
+import type { AddressOps } from "./address.js";
 
 type Interval = [start: number, end: number];
 
@@ -157,4 +160,25 @@ export async function probeVip(
   }
   if (down) outages.push([lastOk, Date.now()]);
   return { outages, attempts, failed };
+}
+
+/** One shared segment: which fake host holds the address, with every change timed. */
+export class Segment {
+  readonly holding = new Set<string>();
+  readonly log: { at: number; host: string; op: "hold" | "release" }[] = [];
+  maxHolders = 0;
+  ops(host: string): AddressOps {
+    return {
+      hold: async () => {
+        if (!this.holding.has(host)) this.log.push({ at: performance.now(), host, op: "hold" });
+        this.holding.add(host);
+        this.maxHolders = Math.max(this.maxHolders, this.holding.size);
+      },
+      release: async () => {
+        if (this.holding.delete(host)) this.log.push({ at: performance.now(), host, op: "release" });
+      },
+      claimedElsewhere: async () => [...this.holding].some((h) => h !== host),
+      announce: () => {},
+    };
+  }
 }
