@@ -34,9 +34,16 @@ describe("edge placement rules", () => {
       probe: async () => true,
       now: () => now.t,
     });
-  const view = (ready: string[], holders: Record<string, string>): EdgeView => ({
+  /** A view in which every ready edge was first ready at revision 1 and every VIP was taken at revision 2, unless given. */
+  const view = (
+    ready: string[],
+    holders: Record<string, string>,
+    firstReady: Record<string, bigint> = Object.fromEntries(ready.map((h) => [h, 1n])),
+  ): EdgeView => ({
     ready: new Set(ready),
     holders: new Map(Object.entries(holders)),
+    firstReady: new Map(Object.entries(firstReady)),
+    taken: new Map(Object.keys(holders).map((name) => [name, 2n])),
   });
 
   it("leaves a vacant VIP to its preferred edge for a moment, then takes it", () => {
@@ -66,14 +73,42 @@ describe("edge placement rules", () => {
     assert.equal(a.shouldYield(1, v, 3000), false, "not after 3 s");
   });
 
+  it("hands a VIP to its preferred edge when that edge first became ready after the VIP was taken", () => {
+    const a = edge("a");
+    now.t += 10_000;
+    const holders = { "ingress-1": "a", "ingress-2": "a", "ingress-3": "a" };
+    const late = view(["a", "b", "c"], holders, { a: 1n, b: 5n, c: 1n });
+    assert.match(
+      a.handBackReason(1, late) ?? "",
+      /b, the preferred edge of ingress-2, became ready after a took it/,
+    );
+    assert.equal(a.handBackReason(2, late), undefined, "c was ready before: no fail-back");
+    assert.equal(a.handBackReason(0, late), undefined, "ingress-1 prefers a itself");
+    const balanced = view(
+      ["a", "b", "c"],
+      { "ingress-1": "a", "ingress-2": "a", "ingress-3": "c" },
+      { a: 1n, b: 5n, c: 1n },
+    );
+    assert.match(a.handBackReason(1, balanced) ?? "", /hand-back/, "a holds 2, above its share of 1");
+    const atShare = view(
+      ["a", "b"],
+      { "ingress-1": "a", "ingress-2": "a", "ingress-3": "b" },
+      { a: 1n, b: 5n },
+    );
+    assert.equal(a.handBackReason(1, atShare), undefined, "a holds 2 = ⌈3/2⌉: nothing to hand back");
+    const notReady = view(["a", "c"], holders, { a: 1n, b: 5n, c: 1n });
+    assert.equal(a.handBackReason(1, notReady), undefined, "b is not ready now");
+  });
+
   it("rebalances one VIP at a time from the most loaded edge, after a quiet period", async () => {
     const views: EdgeView[] = [];
     const etcd = {
       list: async (prefix: string) => {
         const v = views[0] as EdgeView;
-        return prefix.includes("/edge/")
-          ? [...v.ready].map((h) => ({ key: `/kubeha/edge/${h}`, value: h }))
-          : [...v.holders].map(([name, h]) => ({ key: `/kubeha/vip/${name}`, value: h }));
+        const kv = (key: string, value: string) => ({ key, value, createRevision: 1n, modRevision: 2n });
+        if (prefix.endsWith("/vip/ingress-"))
+          return [...v.holders].map(([name, h]) => kv(`/kubeha/vip/${name}`, h));
+        return [...v.ready].map((h) => kv(`${prefix}${h}`, h));
       },
     } as unknown as EtcdClient;
     const a = new EdgeCoordinator(config(1000), { etcd, host: "a", log: () => {}, now: () => now.t });
@@ -158,11 +193,22 @@ describe("ingress VIPs over three edges on a real etcd", { skip: etcdSkipReason(
     await etcd.stop();
   });
 
-  it("puts one VIP on every edge, each on its preferred edge", async () => {
+  it("controllers ready one after another still end with one VIP on every edge, each on its preferred edge", async () => {
+    ready.set("b", false);
+    ready.set("c", false);
     await Promise.all(EDGES.map((h) => startEdge(h)));
-    assert.ok(await until(() => [...holders().values()].every((h) => h !== "-"), 10_000), "every VIP held");
+    assert.ok(await until(() => counts().get("a") === 3, 10_000), "a, alone ready, holds all three");
+    ready.set("b", true);
+    assert.ok(await until(() => holders().get("ingress-2") === "b", 5000), "b got ingress-2 once ready");
+    ready.set("c", true);
+    assert.ok(await until(() => holders().get("ingress-3") === "c", 5000), "c got ingress-3 once ready");
     await sleep(500);
     assert.deepEqual(Object.fromEntries(holders()), { "ingress-1": "a", "ingress-2": "b", "ingress-3": "c" });
+    const handBacks = events.filter(
+      (e) => e.kind === "vip-released" && String(e.reason).startsWith("hand-back"),
+    );
+    assert.equal(handBacks.length, 2, "each moved once");
+    assert.ok(neverTwo(), "never two holders of one VIP");
   });
 
   it("moves a VIP off an edge whose controller turns unready, at once, to an edge below its share", async () => {

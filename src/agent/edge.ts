@@ -26,8 +26,13 @@
  *   registration has not expired yet.
  * - preference: VIP i prefers edges[i mod n], which gets PREFER_MS to take it
  *   first; and in the first STARTUP_MS after this agent started, the others
- *   leave a preferred edge they have never seen registered time to come up. With
- *   one VIP per edge, a cluster starting up puts one VIP on every edge.
+ *   leave a preferred edge that was never ready time to come up.
+ * - hand-back: a VIP taken before its preferred edge was ever ready (etcd's
+ *   revisions tell: the edge's /kubeha/edge-seen/ key was created after the
+ *   holder's put) is handed to it once it is ready and below its share, when
+ *   the holder is above its share. With one VIP per edge, a cluster starting
+ *   up (or a DaemonSet rolling out unevenly) ends with one VIP on every edge.
+ *   An edge that was ready before never gets a VIP back this way.
  * - no fail-back: a VIP that is held stays where it is. With
  *   `rebalanceQuietMs` set, once nothing changed for that long, the most
  *   loaded edge above its share hands one VIP over (to its preferred edge when
@@ -36,7 +41,7 @@
  */
 import { request } from "node:http";
 import type { EtcdClient } from "../etcd/client.js";
-import { EDGE_PREFIX, edgeKey, VIP_PREFIX } from "../etcd/keyspace.js";
+import { EDGE_PREFIX, EDGE_SEEN_PREFIX, edgeKey, edgeSeenKey, VIP_PREFIX } from "../etcd/keyspace.js";
 import type { IngressConfig } from "./config.js";
 import type { Placement } from "./vip/placement.js";
 
@@ -47,13 +52,24 @@ const OVERFLOW_MS = 1000;
 /** A newly started agent leaves an unregistered preferred edge this long to come up. */
 const STARTUP_MS = 3000;
 /** The view of the edges and holders is refreshed this often (rebalance and metrics). */
-const VIEW_MS = 250;
+const VIEW_MS = 1000;
 
 /** What etcd says: which edges are ready and who holds each ingress VIP ("" released). */
 export interface EdgeView {
   readonly ready: ReadonlySet<string>;
   readonly holders: ReadonlyMap<string, string>;
+  /** Each edge that was ever ready, with the revision at which it first was. */
+  readonly firstReady: ReadonlyMap<string, bigint>;
+  /** Each ingress VIP's key, with the revision at which its holder took it. */
+  readonly taken: ReadonlyMap<string, bigint>;
 }
+
+const EMPTY_VIEW: EdgeView = {
+  ready: new Set(),
+  holders: new Map(),
+  firstReady: new Map(),
+  taken: new Map(),
+};
 
 /** One GET of the controller's health endpoint: true on 200 within the timeout. */
 export function controllerReady(url: string, timeoutMs: number): Promise<boolean> {
@@ -86,12 +102,10 @@ export class EdgeCoordinator {
   private serving = false;
   private lease: bigint | undefined;
   private keepAlive: { send(): void; close(): void } | undefined;
-  private view: EdgeView = { ready: new Set(), holders: new Map() };
+  private view: EdgeView = EMPTY_VIEW;
   private readonly lastHolders = new Map<string, string>();
   /** Edges last seen holding a VIP whose key then vanished, with when: dead or cut off. */
   private readonly gone = new Map<string, number>();
-  /** Every edge this agent has seen ready: one that left is not "still starting". */
-  private readonly seen = new Set<string>();
   private signature = "";
   private quietSince = 0;
   private busy = false;
@@ -195,6 +209,7 @@ export class EdgeCoordinator {
         if (this.lease === id) this.lost("the keep-alive stream broke");
       },
     );
+    await this.etcd.put(edgeSeenKey(this.host), this.host);
     await this.etcd.put(edgeKey(this.host), this.host, id);
     if (this.stopped || !this.ready) return;
     this.serving = true;
@@ -230,14 +245,16 @@ export class EdgeCoordinator {
 
   /** Reads the ready edges and the ingress VIPs' holders, and notes who vanished. */
   async refresh(): Promise<EdgeView> {
-    const [edges, vips] = await Promise.all([
+    const [edges, seen, vips] = await Promise.all([
       this.etcd.list(EDGE_PREFIX),
+      this.etcd.list(EDGE_SEEN_PREFIX),
       this.etcd.list(`${VIP_PREFIX}ingress-`),
     ]);
     const now = this.now();
     const ready = new Set(edges.map((kv) => kv.key.slice(EDGE_PREFIX.length)));
-    for (const h of ready) this.seen.add(h);
+    const firstReady = new Map(seen.map((kv) => [kv.key.slice(EDGE_SEEN_PREFIX.length), kv.createRevision]));
     const holders = new Map(vips.map((kv) => [kv.key.slice(VIP_PREFIX.length), kv.value]));
+    const taken = new Map(vips.map((kv) => [kv.key.slice(VIP_PREFIX.length), kv.modRevision]));
     for (const { name } of this.config.vips) {
       const holder = holders.get(name);
       const last = this.lastHolders.get(name);
@@ -255,7 +272,7 @@ export class EdgeCoordinator {
       this.signature = signature;
       this.quietSince = now;
     }
-    this.view = { ready, holders };
+    this.view = { ready, holders, firstReady, taken };
     return this.view;
   }
 
@@ -279,8 +296,21 @@ export class EdgeCoordinator {
     const pref = this.preferred(index);
     if (pref === this.host) return false;
     if (age < PREFER_MS && alive.has(pref) && count(pref) < cap) return true;
-    const starting = !view.ready.has(pref) && !this.seen.has(pref);
+    const starting = !view.firstReady.has(pref);
     return starting && this.now() - this.started < STARTUP_MS && age < STARTUP_MS;
+  }
+
+  /** Why this holder of VIP `index` should hand it to its preferred edge, first ready after the VIP was taken. */
+  handBackReason(index: number, view: EdgeView = this.view): string | undefined {
+    const name = this.config.vips[index]?.name ?? "";
+    const pref = this.preferred(index);
+    if (pref === this.host || view.holders.get(name) !== this.host) return undefined;
+    const { alive, cap, count } = this.shares(view);
+    if (!alive.has(pref) || count(pref) >= cap || count(this.host) <= cap) return undefined;
+    const first = view.firstReady.get(pref);
+    const taken = view.taken.get(name);
+    if (first === undefined || taken === undefined || first < taken) return undefined;
+    return `hand-back: ${pref}, the preferred edge of ${name}, became ready after ${this.host} took it`;
   }
 
   /** With rebalance on: why this holder of VIP `index` should hand it over now, or undefined. */
@@ -324,7 +354,7 @@ export class EdgeCoordinator {
         }
         return true;
       },
-      handOver: async () => this.rebalanceReason(index),
+      handOver: async () => this.rebalanceReason(index) ?? this.handBackReason(index),
     };
   }
 

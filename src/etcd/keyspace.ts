@@ -17,5 +17,12 @@ export const vipKey = (name: string) => `${VIP_PREFIX}${name}`;
 export const EDGE_PREFIX = `${KUBEHA_PREFIX}edge/`;
 export const edgeKey = (host: string) => `${EDGE_PREFIX}${host}`;
 
+/**
+ * Edges that were ever ready: /kubeha/edge-seen/HOST, put with no lease at each
+ * registration, so its create revision is when the edge first became ready.
+ */
+export const EDGE_SEEN_PREFIX = `${KUBEHA_PREFIX}edge-seen/`;
+export const edgeSeenKey = (host: string) => `${EDGE_SEEN_PREFIX}${host}`;
+
 /** The key the apiserver stand-in reads to prove a linearizable etcd read works. */
 export const STANDIN_PROBE_KEY = `${KUBEHA_PREFIX}standin/readyz`;

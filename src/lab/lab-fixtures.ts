@@ -48,16 +48,18 @@ export function labResidue(dir: string): string[] {
   return out;
 }
 
-/** Boots a test lab of cp1..cp3 (controlplane, etcd) and the given workers on `cidr`. */
+/** Boots a test lab of cp1..cp3 (controlplane, etcd), the given workers and edges (worker, edge) on `cidr`. */
 export function controlPlaneLab(
   dir: string,
   cidr: string,
   workers: readonly string[],
   log: (line: string) => void,
+  edges: readonly string[] = [],
 ): Promise<Lab> {
   const cps = ["cp1", "cp2", "cp3"].map((name) => ({ name, roles: ["controlplane", "etcd"] as Role[] }));
   const ws = workers.map((name) => ({ name, roles: ["worker"] as Role[] }));
-  return Lab.up(dir, labTopology([...cps, ...ws], cidr), log);
+  const es = edges.map((name) => ({ name, roles: ["worker", "edge"] as Role[] }));
+  return Lab.up(dir, labTopology([...cps, ...ws, ...es], cidr), log);
 }
 
 /** The PID of a lab host's init (systemd), for entering its network namespace from this machine. */
@@ -74,42 +76,52 @@ export interface ClientTally {
   readonly failed: number;
   /** The first failures: status codes or error messages. */
   readonly errors: readonly (string | number)[];
+  /** Answers by their first word (HTTP only: the lab's ingress nginx answers with its host name). */
+  readonly by: Readonly<Record<string, number>>;
 }
 
-// one HTTPS GET at a time on a new connection, every 20 ms, until SIGTERM or maxMs
+// one GET at a time on a new connection, every 20 ms, until SIGTERM or maxMs
 const CLIENT_LOOP = `
-const https = require("node:https");
-const ca = require("node:fs").readFileSync(process.env.CA);
+const url = process.env.URL;
+const tls = url.startsWith("https:");
+const get = require(tls ? "node:https" : "node:http").get;
+const ca = tls ? require("node:fs").readFileSync(process.env.CA) : undefined;
 const max = Number(process.env.MAX_MS);
 const t0 = Date.now();
 let ok = 0, failed = 0, stop = false;
-const errors = [];
+const errors = [], by = {};
 process.on("SIGTERM", () => { stop = true; });
 const once = () => new Promise((done) => {
-  const req = https.get(process.env.URL, { ca, agent: false, timeout: 3000 }, (res) => {
-    res.resume();
-    res.on("end", () => { if (res.statusCode === 200) ok++; else { failed++; if (errors.length < 10) errors.push(res.statusCode); } done(); });
+  const req = get(url, { ca, agent: false, timeout: 3000 }, (res) => {
+    let body = "";
+    res.setEncoding("utf8");
+    res.on("data", (d) => { if (!tls) body += d; });
+    res.on("end", () => {
+      if (res.statusCode === 200) { ok++; const w = body.split(/\\s/)[0]; if (w) by[w] = (by[w] || 0) + 1; }
+      else { failed++; if (errors.length < 10) errors.push(res.statusCode); }
+      done();
+    });
   });
   req.on("timeout", () => req.destroy(new Error("timeout")));
   req.on("error", (e) => { failed++; if (errors.length < 10) errors.push(e.message); done(); });
 });
 (async () => {
   while (!stop && Date.now() - t0 < max) { await once(); await new Promise((r) => setTimeout(r, 20)); }
-  process.stdout.write(JSON.stringify({ ok, failed, errors }));
+  process.stdout.write(JSON.stringify({ ok, failed, errors, by }));
 })();
 `;
 
 /**
- * Starts a client that requests `url` (verified against `caFile`) over a new
+ * Starts a client that requests `url` (https: verified against `caFile`) over a new
  * connection every 20 ms, for at most `maxMs`, from this machine or from
  * inside a lab host's network namespace (`netnsPid`, see initPidOf);
  * `stop()` ends it and gives the tally.
  */
-export function startClientLoop(opts: { url: string; caFile: string; maxMs: number; netnsPid?: number }) {
+export function startClientLoop(opts: { url: string; caFile?: string; maxMs: number; netnsPid?: number }) {
   const node = [process.execPath, "-e", CLIENT_LOOP];
   const argv = opts.netnsPid ? ["nsenter", "-t", String(opts.netnsPid), "-n", ...node] : node;
   const child = spawn(argv[0] ?? "", argv.slice(1), {
-    env: { ...process.env, URL: opts.url, CA: opts.caFile, MAX_MS: String(opts.maxMs) },
+    env: { ...process.env, URL: opts.url, CA: opts.caFile ?? "", MAX_MS: String(opts.maxMs) },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";

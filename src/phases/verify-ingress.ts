@@ -47,8 +47,11 @@ export const VerifyIngress: Phase<DeployContext> = {
         if (answers.has(v.address)) continue;
         const r = await ctx
           .transport(client)
-          .exec(`curl -s -m 2 -w ' [%{http_code}]' http://${hostPort(v.address, port)}/`);
-        if (r.code === 0 && !r.stdout.endsWith("[000]")) answers.set(v.address, r.stdout.trim());
+          .exec(`curl -s -m 2 -w '\\n%{http_code}' http://${hostPort(v.address, port)}/`);
+        const lines = r.stdout.trim().split("\n");
+        const code = lines.pop();
+        const body = lines.join(" ").trim().slice(0, 80);
+        if (r.code === 0 && code !== "000") answers.set(v.address, `${code}${body && ` "${body}"`}`);
       }
       return answers.size === vips.length;
     }, VERIFY_TIMEOUT_MS);
