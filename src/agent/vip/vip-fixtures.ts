@@ -15,7 +15,11 @@ import type { AddressOps } from "./address.js";
 
 type Interval = [start: number, end: number];
 
-/** The address events of one VIP on some hosts, until stopped or `maxSeconds` pass. */
+/**
+ * The address events of one VIP on some hosts, until stopped or `maxSeconds` pass.
+ * `ip -ts` stamps an event when it reads it, so the watchers run at the highest
+ * priority: on a loaded machine a late reader would show an overlap that never was.
+ */
 export class HoldWatch {
   private readonly events = new Map<string, { at: number; held: boolean }[]>();
   private readonly ended = new Map<string, number>();
@@ -34,7 +38,7 @@ export class HoldWatch {
         "ssh",
         [
           ...sshArgs(labDir, h.address),
-          `ip -o addr show to ${vip}/32; exec timeout ${maxSeconds} ip -ts -o monitor address`,
+          `ip -o addr show to ${vip}/32; exec nice -n -20 timeout ${maxSeconds} ip -ts -o monitor address`,
         ],
         { stdio: ["ignore", "pipe", "ignore"] },
       );
