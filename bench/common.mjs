@@ -75,3 +75,16 @@ export function labShell(dir) {
       }),
   };
 }
+
+/** The one host of `hosts` in `lab` that holds `address`, once exactly one does; throws after `ms`. */
+export async function singleHolder(lab, hosts, address, ms = 30_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const hs = hosts.filter((h) =>
+      lab.ssh(h, `ip -o addr show to ${address}/32`).stdout.includes(`${address}/32`),
+    );
+    if (hs.length === 1) return hs[0];
+    await sleep(200);
+  }
+  throw new Error(`no single holder of ${address}`);
+}

@@ -20,7 +20,7 @@ import http from "node:http";
 import { join } from "node:path";
 import { HoldWatch } from "../dist/agent/vip/vip-fixtures.js";
 import { Lab } from "../dist/lab/lab.js";
-import { bin, kubeha, median, p95, sleep } from "./common.mjs";
+import { bin, kubeha, median, p95, singleHolder, sleep } from "./common.mjs";
 
 const trials = Number(process.argv[2] ?? 3);
 const partitionTrials = Number(process.argv[3] ?? 10);
@@ -64,19 +64,9 @@ vrrp_instance VI_1 {
 `;
 
 let lab;
-let vip; // the system's VIP under test: kubeha's first ingress VIP, or keepalived's
+/** The VIP under test: kubeha's first ingress VIP, or keepalived's. */
 const vipOf = (system) => (system === "kubeha" ? lab.topology.ingressVips[0] : KEEPALIVED_VIP);
-const holdsNow = (address) =>
-  edges.filter((h) => lab.ssh(h, `ip -o addr show to ${address}/32`).stdout.includes(address));
-async function settled(address, ms = 60_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const hs = holdsNow(address);
-    if (hs.length === 1) return hs[0];
-    await sleep(200);
-  }
-  throw new Error(`no single holder of ${address}`);
-}
+const settled = (address) => singleHolder(lab, edges, address, 60_000);
 const UNITS = "kubeha-agent kubeha-ingress keepalived";
 async function backInService(host) {
   for (let i = 0; i < 120; i++) {
@@ -175,7 +165,7 @@ try {
 
   // 2 and 4: faults on the holder of the system's VIP, clients on both kinds of connection
   const faultTrial = async (system, fault) => {
-    vip = vipOf(system);
+    const vip = vipOf(system);
     const victim = await settled(vip);
     const ms =
       fault === "kill" ? 15_000 : system === "keepalived" && fault === "stopController" ? 45_000 : 10_000;
@@ -203,7 +193,7 @@ try {
   // 3. partitions
   for (let t = 0; t < partitionTrials * 2; t++) {
     const system = SYSTEMS[t % 2];
-    vip = vipOf(system);
+    const vip = vipOf(system);
     const victim = await settled(vip);
     const watch = new HoldWatch(
       dir,

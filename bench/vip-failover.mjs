@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { HoldWatch, probeVip } from "../dist/agent/vip/vip-fixtures.js";
 import { leaderInStatus } from "../dist/etcd/etcdctl.js";
 import { Lab } from "../dist/lab/lab.js";
-import { bin, kubeha, median, p95, sleep } from "./common.mjs";
+import { bin, kubeha, median, p95, singleHolder, sleep } from "./common.mjs";
 
 const trials = Number(process.argv[2] ?? 5);
 const partitionTrials = Number(process.argv[3] ?? 30);
@@ -89,16 +89,7 @@ ${cps.map((h) => `  server ${h} ${addr(h)}:6443 check check-ssl verify none`).jo
 `;
 
 let lab;
-const holdsNow = (vip) => cps.filter((h) => lab.ssh(h, `ip -o addr show to ${vip}/32`).stdout.includes(vip));
-async function settled(vip, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const hs = holdsNow(vip);
-    if (hs.length === 1) return hs[0];
-    await sleep(200);
-  }
-  throw new Error(`no single holder of ${vip}`);
-}
+const settled = (vip) => singleHolder(lab, cps, vip);
 const watchAll = () =>
   Object.fromEntries(
     Object.entries(VIPS).map(([name, vip]) => [

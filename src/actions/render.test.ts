@@ -11,13 +11,12 @@ import { describe, it } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
 import { UsageError } from "../core/errors.js";
 import { packageRoot } from "../core/package-info.js";
-import type { Reporter } from "../deploy/context.js";
 import { type Component, fieldProblems, flagProblems } from "../kubernetes/flags.js";
 import { scratch } from "../pki/pki-fixtures.js";
 import { loadCluster } from "../plan/load.js";
 import { RENDER_MANIFEST, render } from "./render.js";
+import { quiet } from "./up-fixtures.js";
 
-const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
 const example = (name: string) => new URL(`examples/${name}/cluster.yaml`, packageRoot).pathname;
 
 /** The flags of a rendered unit's ExecStart, as `--name=value` pairs. */

@@ -30,9 +30,9 @@ import { loadCluster } from "../plan/load.js";
 import type { Host } from "../spec/defaults.js";
 import { connectSsh } from "../transport/ssh.js";
 import { up } from "./up.js";
+import { quiet } from "./up-fixtures.js";
 
 const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
-const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
 const opts = { dryRun: false, concurrency: 10, allowMemberRemoval: false, specDir: "." };
 const bin = fileURLToPath(new URL("bin/kubeha.js", packageRoot));
 

@@ -8,13 +8,13 @@ import { RELEASE_BINARIES } from "../binaries/kubernetes.js";
 import { report } from "../cli/run.js";
 import { ExpectedExit, HostError, MultiHostError, SpecError } from "../core/errors.js";
 import { AGENT_CONFIG, HostPki, pkiPath, Unit, unitPath } from "../core/host-paths.js";
-import type { Connector, Reporter } from "../deploy/context.js";
+import type { Connector } from "../deploy/context.js";
 import { changedFiles, scratch, snapshot, x509Text } from "../pki/pki-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import { FakeHost, type Script } from "../transport/fake.js";
 import { up } from "./up.js";
+import { quiet } from "./up-fixtures.js";
 
-const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
 /** The add-ons' API, scripted: every object already as applied (a real API is tested in addons/). */
 const unchanged = (): AddonApplier => ({
   apply: async (addon) =>

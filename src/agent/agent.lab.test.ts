@@ -6,19 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { up } from "../actions/up.js";
+import { upLab } from "../actions/up-fixtures.js";
 import { sleep } from "../core/wait.js";
-import type { Reporter } from "../deploy/context.js";
 import { Lab } from "../lab/lab.js";
 import { controlPlaneLab, labScratch, labSkipReason } from "../lab/lab-fixtures.js";
 import { sshArgs } from "../lab/ssh.js";
-import { loadCluster } from "../plan/load.js";
 
 const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
-const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
 const CURL = "curl -sf -m 3 --cacert /etc/kubernetes/pki/ca.crt";
 /** w1's kubelet identity (from its kubelet.conf) for what the apiserver serves only to users: /watch. */
 const AS_KUBELET = "--cert /root/kubelet-client.crt --key /root/kubelet-client.key";
@@ -26,7 +22,6 @@ const AS_KUBELET = "--cert /root/kubelet-client.crt --key /root/kubelet-client.k
 describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
   const work = labScratch("agent");
   const labDir = join(work, "lab");
-  const specFile = join(work, "cluster.yaml");
   let lab: Lab;
 
   /** Runs `command` on `host` over SSH without blocking; resolves with its output and when it ended. */
@@ -58,13 +53,7 @@ describe("agent load balancer on lab hosts", { skip: labSkipReason() }, () => {
 
   before(async () => {
     lab = await controlPlaneLab(labDir, "192.168.234.0/24", ["w1"], log);
-    copyFileSync(join(labDir, "cluster.yaml"), specFile);
-    await up(
-      loadCluster(specFile).cluster,
-      join(work, "state"),
-      { dryRun: false, concurrency: 10, allowMemberRemoval: false, specDir: work },
-      quiet,
-    );
+    await upLab(work, labDir);
     const data = (k: string) => `sed -n 's/^ *${k}: //p' /etc/kubernetes/kubelet.conf | base64 -d`;
     const pem = lab.ssh(
       "w1",

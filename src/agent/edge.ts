@@ -51,7 +51,7 @@ const PREFER_MS = 300;
 const OVERFLOW_MS = 1000;
 /** A newly started agent leaves an unregistered preferred edge this long to come up. */
 const STARTUP_MS = 3000;
-/** The view of the edges and holders is refreshed this often (rebalance and metrics). */
+/** The view of the edges and holders is refreshed this often (hand-back, rebalance and metrics). */
 const VIEW_MS = 1000;
 
 /** What etcd says: which edges are ready and who holds each ingress VIP ("" released). */

@@ -4,23 +4,19 @@
  * ingress VIP per edge. Requests come from this machine (the lab bridge), a
  * client outside every edge. Every test watches each VIP on every edge
  * (kernel address events) and requires that two edges never held one at once.
- * Bounds are loose so they cannot flake; bench/ingress-failover.mjs measures.
+ * Bounds are loose so they cannot flake; bench/ingress.mjs measures.
  */
 import assert from "node:assert/strict";
-import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
-import { up } from "../actions/up.js";
+import { upLab } from "../actions/up-fixtures.js";
 import { Unit } from "../core/host-paths.js";
 import { sleep, waitFor } from "../core/wait.js";
-import type { Reporter } from "../deploy/context.js";
 import { Lab } from "../lab/lab.js";
 import { controlPlaneLab, labScratch, labSkipReason, startClientLoop } from "../lab/lab-fixtures.js";
-import { loadCluster } from "../plan/load.js";
 import { HoldWatch } from "./vip/vip-fixtures.js";
 
 const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
-const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
 const EDGES = ["edge1", "edge2"];
 
 describe("ingress VIPs on lab edges", { skip: labSkipReason() }, () => {
@@ -51,15 +47,7 @@ describe("ingress VIPs on lab edges", { skip: labSkipReason() }, () => {
   before(async () => {
     lab = await controlPlaneLab(labDir, "192.168.238.0/24", [], log, EDGES);
     vips = lab.topology.ingressVips;
-    const spec = join(work, "cluster.yaml");
-    copyFileSync(join(labDir, "cluster.yaml"), spec);
-    const { cluster } = loadCluster(spec);
-    await up(
-      cluster,
-      join(work, "state"),
-      { dryRun: false, concurrency: 10, allowMemberRemoval: false, specDir: work },
-      quiet,
-    );
+    await upLab(work, labDir);
   });
   after(async () => {
     await Lab.down(labDir, log);

@@ -7,20 +7,16 @@
  * Bounds here are loose so they cannot flake; bench/vip-failover.mjs measures.
  */
 import assert from "node:assert/strict";
-import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
-import { up } from "../../actions/up.js";
+import { upLab } from "../../actions/up-fixtures.js";
 import { sleep, waitFor } from "../../core/wait.js";
-import type { Reporter } from "../../deploy/context.js";
 import { leaderInStatus } from "../../etcd/etcdctl.js";
 import { Lab } from "../../lab/lab.js";
 import { controlPlaneLab, labScratch, labSkipReason } from "../../lab/lab-fixtures.js";
-import { loadCluster } from "../../plan/load.js";
 import { HoldWatch, probeVip } from "./vip-fixtures.js";
 
 const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
-const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
 const CPS = ["cp1", "cp2", "cp3"];
 
 describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
@@ -55,16 +51,8 @@ describe("API VIP on lab hosts", { skip: labSkipReason() }, () => {
 
   before(async () => {
     lab = await controlPlaneLab(labDir, "192.168.236.0/24", [], log);
-    const spec = join(work, "cluster.yaml");
-    copyFileSync(join(labDir, "cluster.yaml"), spec);
-    const { cluster } = loadCluster(spec);
+    const { cluster } = await upLab(work, labDir);
     if (cluster.controlPlane.endpoint.mode === "vip") vip = cluster.controlPlane.endpoint.vip;
-    await up(
-      cluster,
-      join(work, "state"),
-      { dryRun: false, concurrency: 10, allowMemberRemoval: false, specDir: work },
-      quiet,
-    );
   });
   after(async () => {
     await Lab.down(labDir, log);
