@@ -29,6 +29,7 @@ const FLOORS: Record<string, number> = {
   plan: 7,
   deploy: 7,
   phases: 8,
+  status: 8,
   actions: 9,
   cli: 10,
   node: 10,

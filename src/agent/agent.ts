@@ -13,6 +13,7 @@ import { readAgentConfig } from "./config.js";
 import { EdgeCoordinator } from "./edge.js";
 import { Frontend } from "./lb/frontend.js";
 import { renderMetrics, serveMetrics, vipMetrics } from "./metrics.js";
+import { agentState } from "./state.js";
 import { interfaceOf, ipAddressOps } from "./vip/address.js";
 import { LeaderAvoidance } from "./vip/leader.js";
 import { VipManager } from "./vip/manager.js";
@@ -76,8 +77,10 @@ export async function startAgent(
   });
   await edge?.start();
   await Promise.all(vips.map((m) => m.start()));
-  const metrics: Server = await serveMetrics(config.metricsPort, () =>
-    renderMetrics(frontends, [() => vipMetrics(vips), () => edge?.metrics() ?? []]),
+  const metrics: Server = await serveMetrics(
+    config.metricsPort,
+    () => renderMetrics(frontends, [() => vipMetrics(vips), () => edge?.metrics() ?? []]),
+    () => agentState(config.host, frontends, vips, edge),
   );
   log({
     kind: "started",

@@ -1,4 +1,4 @@
-/** The agent's Prometheus metrics, in the text exposition format, on 127.0.0.1 only. */
+/** The agent's Prometheus metrics, in the text exposition format, and its state as JSON, on 127.0.0.1 only. */
 import { createServer, type Server } from "node:http";
 import type { Frontend } from "./lb/frontend.js";
 import type { VipManager } from "./vip/manager.js";
@@ -72,9 +72,15 @@ export function vipMetrics(vips: readonly VipManager[]): string[] {
   ]);
 }
 
-/** Serves /metrics on 127.0.0.1:port. */
-export async function serveMetrics(port: number, render: () => string): Promise<Server> {
+/** Serves /metrics and the state JSON (/state, state.ts) on 127.0.0.1:port. */
+export async function serveMetrics(
+  port: number,
+  render: () => string,
+  state: () => unknown,
+): Promise<Server> {
   const server = createServer((req, res) => {
+    if (req.url === "/state")
+      return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(state()));
     if (req.url !== "/metrics") return res.writeHead(404).end();
     res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(render());
   });

@@ -10,6 +10,7 @@ import { registerPlan } from "./plan.js";
 import { registerRender } from "./render.js";
 import { runCli } from "./run.js";
 import { registerSchema } from "./schema.js";
+import { registerStatus } from "./status.js";
 import { registerUp } from "./up.js";
 
 /** Builds the program with every command. */
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerPki(program);
   registerLab(program);
   registerUp(program);
+  registerStatus(program);
   registerRender(program);
   registerDaemons(program);
   registerSchema(program);

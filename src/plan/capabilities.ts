@@ -12,6 +12,9 @@
  * edge, so a VIP has somewhere to go while one edge with a ready controller
  * lives, however many VIPs there are.
  */
+import { apiserver } from "../services/control-plane.js";
+import { etcd } from "../services/etcd.js";
+import { ingressController } from "../services/ingress.js";
 import type { Cluster } from "../spec/defaults.js";
 import { HostList } from "../spec/host-list.js";
 import { etcdQuorum } from "../spec/quorum.js";
@@ -22,6 +25,8 @@ export interface Requirement {
   readonly what: string;
   readonly hosts: readonly string[];
   readonly atLeast: number;
+  /** The service (services/registry.ts) whose readiness on a host counts it alive: `kubeha status` counts with it. */
+  readonly service: string;
 }
 
 export type CapabilityName = "etcdQuorum" | "api" | "ingress";
@@ -44,9 +49,20 @@ export function capabilitiesOf(cluster: Cluster): Capability[] {
     what: "etcd members",
     hosts: members,
     atLeast: etcdQuorum(members.length).quorum,
+    service: etcd.name,
   };
-  const apiservers: Requirement = { what: "apiservers", hosts: names(hosts.controlplanes()), atLeast: 1 };
-  const edges: Requirement = { what: "edge hosts", hosts: names(hosts.edges()), atLeast: 1 };
+  const apiservers: Requirement = {
+    what: "apiservers",
+    hosts: names(hosts.controlplanes()),
+    atLeast: 1,
+    service: apiserver.name,
+  };
+  const edges: Requirement = {
+    what: "edge hosts",
+    hosts: names(hosts.edges()),
+    atLeast: 1,
+    service: ingressController.name,
+  };
   return [
     { name: "etcdQuorum", title: "etcd quorum", requires: [quorum], configured: members.length > 0 },
     {

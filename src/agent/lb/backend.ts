@@ -11,8 +11,9 @@ export class Backend {
   readonly endpoint: string;
   readonly host: string;
   readonly port: number;
-  /** In rotation or not; changed by health checks (fall/rise) and at once by a failed connect. */
-  state: "up" | "down" = "up";
+  private current: "up" | "down" = "up";
+  /** When `state` last changed (ms since the epoch): the agent's state JSON says "down since". */
+  since = Date.now();
   /** Whether an active check has run yet (the VIP manager waits for one). */
   checked = false;
   /** Consecutive check results, for fall and rise. */
@@ -28,6 +29,16 @@ export class Backend {
   bytesOut = 0;
   /** Client sockets of the sessions through this backend, to close them when it goes down. */
   readonly sessions = new Set<Socket>();
+
+  /** In rotation or not; changed by health checks (fall/rise) and at once by a failed connect. */
+  get state(): "up" | "down" {
+    return this.current;
+  }
+
+  set state(next: "up" | "down") {
+    if (next !== this.current) this.since = Date.now();
+    this.current = next;
+  }
 
   constructor(endpoint: string) {
     this.endpoint = endpoint;

@@ -1,0 +1,59 @@
+/**
+ * `kubeha status`: one read-only round over every host (status/observe.ts),
+ * judged by status/assess.ts. A StatusSession keeps its SSH connections
+ * between rounds (`--watch`), reconnecting hosts that were out of reach.
+ */
+import { join } from "node:path";
+import { ClusterContext, type Connector, type Reporter } from "../deploy/context.js";
+import type { Cluster } from "../spec/defaults.js";
+import { assess, type StatusReport } from "../status/assess.js";
+import { type ObserveOptions, observe } from "../status/observe.js";
+import { connectSsh } from "../transport/ssh.js";
+
+/** How long connecting to one host may take: status never waits long for a host that is down. */
+const CONNECT_TIMEOUT_MS = 3000;
+
+const silent: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
+
+/** SSH with a short connect timeout; host keys pinned as `up` pins them. */
+export const statusConnector: Connector = (host, ctx) =>
+  connectSsh(host, {
+    stateKnownHosts: join(ctx.stateDir, "known_hosts"),
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+  });
+
+export class StatusSession {
+  private readonly ctx: ClusterContext;
+  private readonly options: ObserveOptions;
+
+  constructor(cluster: Cluster, stateDir: string, options: ObserveOptions = {}, connect = statusConnector) {
+    this.options = options;
+    this.ctx = new ClusterContext(
+      { cluster, stateDir, report: silent, connect, concurrency: cluster.hosts.length, dryRun: false },
+      (spec) => ({ spec }),
+    );
+  }
+
+  /** One round: what every host says now, judged. */
+  async round(): Promise<StatusReport> {
+    return assess(this.ctx.cluster, await observe(this.ctx, this.options));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.ctx.hosts.map((h) => h.transport?.close()));
+  }
+}
+
+/** One status round with its own connections. */
+export async function clusterStatus(
+  cluster: Cluster,
+  stateDir: string,
+  options: ObserveOptions = {},
+): Promise<StatusReport> {
+  const session = new StatusSession(cluster, stateDir, options);
+  try {
+    return await session.round();
+  } finally {
+    await session.close();
+  }
+}
