@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { ClusterContext, type Connector, type Reporter } from "../deploy/context.js";
+import { operatorEtcdClient } from "../etcd/operator-client.js";
 import type { Cluster } from "../spec/defaults.js";
 import { assess, type StatusReport } from "../status/assess.js";
 import { type ObserveOptions, observe } from "../status/observe.js";
@@ -27,7 +28,8 @@ export class StatusSession {
   private readonly options: ObserveOptions;
 
   constructor(cluster: Cluster, stateDir: string, options: ObserveOptions = {}, connect = statusConnector) {
-    this.options = options;
+    const etcd = operatorEtcdClient(cluster, stateDir);
+    this.options = { ...options, ...(etcd && { etcd }) };
     this.ctx = new ClusterContext(
       { cluster, stateDir, report: silent, connect, concurrency: cluster.hosts.length, dryRun: false },
       (spec) => ({ spec }),
@@ -40,6 +42,7 @@ export class StatusSession {
   }
 
   async close(): Promise<void> {
+    this.options.etcd?.close();
     await Promise.all(this.ctx.hosts.map((h) => h.transport?.close()));
   }
 }

@@ -30,6 +30,9 @@ export interface AgentState {
     readonly name: string;
     readonly address: string;
     readonly holder: boolean;
+    readonly leaseTtlSeconds: number;
+    /** While holding: ms since the newest acknowledged lease renewal was sent. */
+    readonly leaseAgeMs?: number;
     readonly transitions: number;
     /** When this host last took or let go of it, ms since the epoch (0: never). */
     readonly lastTransition: number;
@@ -64,6 +67,8 @@ export function agentState(
       name: m.settings.name,
       address: m.settings.address,
       holder: m.isHolder,
+      leaseTtlSeconds: m.settings.leaseTtlSeconds,
+      ...(m.leaseAgeMs !== undefined && { leaseAgeMs: m.leaseAgeMs }),
       transitions: m.transitions,
       lastTransition: Math.round(m.lastTransition * 1000),
     })),

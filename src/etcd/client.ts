@@ -7,6 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
+import type { EndpointStatus } from "./etcdctl.js";
 import { codec, type KeyValue, keyValue, type Message } from "./proto.js";
 
 export interface EtcdTls {
@@ -33,7 +34,18 @@ export type Compare =
   | { key: string; target: "lease"; equals: bigint }
   | { key: string; target: "value"; equals: string };
 /** One operation of a transaction. */
-export type Op = { put: string; value: string; lease?: bigint } | { range: string } | { delete: string };
+export type Op =
+  | { put: string; value: string; lease?: bigint }
+  | { range: string }
+  | { delete: string }
+  | { deletePrefix: string };
+
+/** The first key after every key that starts with `prefix`: the range end of a prefix. */
+const prefixEnd = (prefix: string) => {
+  const end = Buffer.from(prefix);
+  end[end.length - 1] = (end[end.length - 1] ?? 0) + 1;
+  return end;
+};
 
 const TARGET = { create: "CREATE", mod: "MOD", value: "VALUE", lease: "LEASE" } as const;
 const TARGET_FIELD = {
@@ -50,7 +62,9 @@ const opMessage = (op: Op): Message =>
       }
     : "range" in op
       ? { requestRange: { key: Buffer.from(op.range) } }
-      : { requestDeleteRange: { key: Buffer.from(op.delete) } };
+      : "delete" in op
+        ? { requestDeleteRange: { key: Buffer.from(op.delete) } }
+        : { requestDeleteRange: { key: Buffer.from(op.deletePrefix), rangeEnd: prefixEnd(op.deletePrefix) } };
 const compareMessage = (c: Compare): Message => ({
   result: "EQUAL",
   target: TARGET[c.target],
@@ -67,6 +81,21 @@ const RPC = {
     path: "/etcdserverpb.Maintenance/Status",
     request: codec("StatusRequest"),
     response: codec("StatusResponse"),
+  },
+  memberList: {
+    path: "/etcdserverpb.Cluster/MemberList",
+    request: codec("MemberListRequest"),
+    response: codec("MemberListResponse"),
+  },
+  alarm: {
+    path: "/etcdserverpb.Maintenance/Alarm",
+    request: codec("AlarmRequest"),
+    response: codec("AlarmResponse"),
+  },
+  hashKv: {
+    path: "/etcdserverpb.Maintenance/HashKV",
+    request: codec("HashKVRequest"),
+    response: codec("HashKVResponse"),
   },
   leaseGrant: {
     path: "/etcdserverpb.Lease/LeaseGrant",
@@ -87,6 +116,8 @@ const KEEP_ALIVE = {
 
 export class EtcdClient {
   private readonly clients: grpc.Client[];
+  /** The client URLs, in the order calls name them by index. */
+  readonly endpoints: readonly string[];
   /** How many endpoints there are. */
   readonly size: number;
   private current = 0;
@@ -109,6 +140,7 @@ export class EtcdClient {
     );
     this.timeoutMs = timeoutMs;
     this.size = endpoints.length;
+    this.endpoints = [...endpoints];
   }
 
   /** Ends everything: open keep-alive streams too (a closed gRPC channel lets running calls go on). */
@@ -169,11 +201,14 @@ export class EtcdClient {
     return kv && keyValue(kv);
   }
 
-  /** Every key under `prefix` (a linearizable read), in key order. */
-  async list(prefix: string): Promise<KeyValue[]> {
-    const end = Buffer.from(prefix);
-    end[end.length - 1] = (end[end.length - 1] ?? 0) + 1; // the first key after every key with the prefix
-    const res = await this.unary(RPC.range, { key: Buffer.from(prefix), rangeEnd: end });
+  /** Every key under `prefix` (a linearizable read unless `serializable`), in key order. */
+  async list(prefix: string, opts: { serializable?: boolean; endpoint?: number } = {}): Promise<KeyValue[]> {
+    const res = await this.unary(
+      RPC.range,
+      { key: Buffer.from(prefix), rangeEnd: prefixEnd(prefix), serializable: opts.serializable ?? false },
+      this.timeoutMs,
+      opts.endpoint,
+    );
     return res.kvs.map(keyValue);
   }
 
@@ -204,6 +239,53 @@ export class EtcdClient {
   async isLeader(endpoint: number, timeoutMs = this.timeoutMs): Promise<boolean> {
     const res = await this.unary(RPC.status, {}, timeoutMs, endpoint);
     return res.leader !== "0" && res.header?.memberId === res.leader;
+  }
+
+  /** The member at `endpoint` about itself (Maintenance.Status); ids as decimal strings. */
+  async status(endpoint: number): Promise<EndpointStatus> {
+    const res = await this.unary(RPC.status, {}, this.timeoutMs, endpoint);
+    return {
+      endpoint: this.endpoints[endpoint] ?? "",
+      clusterId: String(res.header?.clusterId ?? "0"),
+      memberId: String(res.header?.memberId ?? "0"),
+      leader: String(res.leader),
+      revision: Number(res.header?.revision ?? 0),
+      raftTerm: Number(res.raftTerm),
+      raftIndex: Number(res.raftIndex),
+      raftAppliedIndex: Number(res.raftAppliedIndex),
+      dbSize: Number(res.dbSize),
+      dbSizeInUse: Number(res.dbSizeInUse),
+      isLearner: Boolean(res.isLearner),
+      version: String(res.version),
+      errors: res.errors ?? [],
+    };
+  }
+
+  /** The members as the member at `endpoint` lists them. */
+  async memberList(endpoint: number): Promise<{ id: string; name: string; isLearner: boolean }[]> {
+    const res = await this.unary(RPC.memberList, {}, this.timeoutMs, endpoint);
+    return (res.members as Message[]).map((m) => ({
+      id: String(m.ID),
+      name: String(m.name),
+      isLearner: Boolean(m.isLearner),
+    }));
+  }
+
+  /** The alarms raised in the cluster, as "NOSPACE on member ID". */
+  async alarms(endpoint: number): Promise<string[]> {
+    const res = await this.unary(RPC.alarm, { action: 0 }, this.timeoutMs, endpoint);
+    return (res.alarms as Message[]).map((a) => `${a.alarm} on member ${a.memberID}`);
+  }
+
+  /** The hash of the member's key space up to `revision` (Maintenance.HashKV). */
+  async hashKv(endpoint: number, revision: number): Promise<number> {
+    const res = await this.unary(
+      RPC.hashKv,
+      { revision: String(revision) },
+      Math.max(this.timeoutMs, 5000),
+      endpoint,
+    );
+    return Number(res.hash);
   }
 
   /** Grants a lease of `ttlSeconds`; returns its id and the TTL etcd granted. */

@@ -1,5 +1,6 @@
 /**
- * The few etcd v3 protobuf messages the agent and the stand-in use, as a
+ * The few etcd v3 protobuf messages kubeha uses (the agent, the stand-in,
+ * `status` and `drill`), as a
  * JSON descriptor for protobufjs (already in the host executable through
  * grpc-js): named fields, no .proto files, no code generator. Field numbers
  * are etcd's (api/etcdserverpb/rpc.proto, api/mvccpb/kv.proto); only the
@@ -39,7 +40,7 @@ const descriptor = {
         },
         PutRequest: { fields: { key: f("bytes", 1), value: f("bytes", 2), lease: f("int64", 3) } },
         PutResponse: { fields: { header: f("ResponseHeader", 1) } },
-        DeleteRangeRequest: { fields: { key: f("bytes", 1) } },
+        DeleteRangeRequest: { fields: { key: f("bytes", 1), rangeEnd: f("bytes", 2) } },
         DeleteRangeResponse: { fields: { header: f("ResponseHeader", 1), deleted: f("int64", 2) } },
         RequestOp: {
           oneofs: { request: { oneof: ["requestRange", "requestPut", "requestDeleteRange"] } },
@@ -95,8 +96,36 @@ const descriptor = {
             leader: f("uint64", 4),
             raftIndex: f("uint64", 5),
             raftTerm: f("uint64", 6),
+            raftAppliedIndex: f("uint64", 7),
+            errors: f("string", 8, "repeated"),
+            dbSizeInUse: f("int64", 9),
             isLearner: f("bool", 10),
           },
+        },
+        MemberListRequest: { fields: {} },
+        Member: {
+          fields: {
+            ID: f("uint64", 1),
+            name: f("string", 2),
+            peerURLs: f("string", 3, "repeated"),
+            clientURLs: f("string", 4, "repeated"),
+            isLearner: f("bool", 5),
+          },
+        },
+        MemberListResponse: {
+          fields: { header: f("ResponseHeader", 1), members: f("Member", 2, "repeated") },
+        },
+        AlarmType: { values: { NONE: 0, NOSPACE: 1, CORRUPT: 2 } },
+        AlarmRequest: {
+          fields: { action: f("int32", 1), memberID: f("uint64", 2), alarm: f("AlarmType", 3) },
+        },
+        AlarmMember: { fields: { memberID: f("uint64", 1), alarm: f("AlarmType", 2) } },
+        AlarmResponse: {
+          fields: { header: f("ResponseHeader", 1), alarms: f("AlarmMember", 2, "repeated") },
+        },
+        HashKVRequest: { fields: { revision: f("int64", 1) } },
+        HashKVResponse: {
+          fields: { header: f("ResponseHeader", 1), hash: f("uint32", 2), compactRevision: f("int64", 3) },
         },
         LeaseGrantRequest: { fields: { TTL: f("int64", 1), ID: f("int64", 2) } },
         LeaseGrantResponse: {

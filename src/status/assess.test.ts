@@ -55,6 +55,8 @@ function healthy(cluster: Cluster): ClusterObservation {
             name: v.name,
             address: v.address,
             holder: held.includes(v),
+            leaseTtlSeconds: 2,
+            ...(held.includes(v) && { leaseAgeMs: 150 }),
             transitions: 1,
             lastTransition: NOW - 300_000,
           })),
@@ -90,8 +92,6 @@ function healthy(cluster: Cluster): ClusterObservation {
       name: v.name,
       holder: v.candidates[0]?.name ?? "",
       lease: "42",
-      ttl: 1,
-      grantedTtl: 2,
       readFrom: "cp1",
     })),
     arp: vips.map((v) => {
@@ -147,7 +147,10 @@ describe("status verdicts", () => {
     assert.match(r.capabilities[0]?.detail ?? "", /^3 of 3 etcd members alive, can lose 1 more$/);
     const text = formatStatus(r);
     assert.match(text, /^cluster test: HEALTHY/);
-    assert.match(text, /api\s+192\.168\.61\.100\s+cp1\s+cp1\s+1 of 2 s left\s+5 min ago\s+cp1 \(from w1\)/);
+    assert.match(
+      text,
+      /api\s+192\.168\.61\.100\s+cp1\s+cp1\s+renewed 150 ms ago \(TTL 2 s\)\s+5 min ago\s+cp1 \(from w1\)/,
+    );
   });
 
   it("calls a dead worker degraded, exit 1, naming it, though every capability is up", () => {

@@ -78,7 +78,8 @@ export interface VipRow {
   readonly keyHolder?: string;
   /** Hosts that have the address on an interface. */
   readonly onHosts: readonly string[];
-  readonly lease?: { readonly ttl: number; readonly grantedTtl: number };
+  /** The holder's lease as its agent sees it: TTL, and ms since the newest acknowledged renewal. */
+  readonly lease?: { readonly ttlSeconds: number; readonly renewedMsAgo: number };
   /** When it last moved (the holder took it), ISO time. */
   readonly lastMove?: string;
   /** Who answered ARP for it, asked from `observer` (host names, or the MAC when no host has it). */
@@ -251,8 +252,9 @@ function vipRows(cluster: Cluster, obs: ClusterObservation): { rows: VipRow[]; p
       address: vip.address,
       ...(key && { keyHolder: key.holder }),
       onHosts,
-      ...(key?.ttl !== undefined &&
-        key.grantedTtl !== undefined && { lease: { ttl: key.ttl, grantedTtl: key.grantedTtl } }),
+      ...(took?.v.leaseAgeMs !== undefined && {
+        lease: { ttlSeconds: took.v.leaseTtlSeconds, renewedMsAgo: took.v.leaseAgeMs },
+      }),
       ...(took && took.v.lastTransition > 0 && { lastMove: iso(took.v.lastTransition) }),
       arp: {
         ...(arp?.observer && { observer: arp.observer }),

@@ -117,7 +117,7 @@ export function formatStatus(r: StatusReport): string {
           v.address,
           v.keyHolder === undefined ? "unread" : v.keyHolder || "(released)",
           v.onHosts.join(", ") || "NONE",
-          v.lease ? `${v.lease.ttl} of ${v.lease.grantedTtl} s left` : "-",
+          v.lease ? `renewed ${v.lease.renewedMsAgo} ms ago (TTL ${v.lease.ttlSeconds} s)` : "-",
           v.lastMove ? `${ago(v.lastMove, now)} ago` : "-",
           v.arp.skipped
             ? `not asked: ${v.arp.skipped}`

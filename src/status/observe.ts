@@ -20,6 +20,7 @@ import { AGENT_METRICS_PORT, HostPki, pkiPath } from "../core/host-paths.js";
 import { httpsUrl } from "../core/ip.js";
 import { pkiDirOf } from "../core/state-dir.js";
 import type { ClusterContext, ClusterHost } from "../deploy/context.js";
+import type { EtcdClient } from "../etcd/client.js";
 import {
   type EndpointStatus,
   etcdctlCommand,
@@ -35,12 +36,27 @@ import { clientUrl } from "../etcd/urls.js";
 import { type CertRow, checkCerts } from "../pki/check.js";
 import { ADMIN_CONF, CAS } from "../pki/inventory.js";
 import { parseKubeconfig } from "../pki/kubeconfig.js";
+import { agent as agentService } from "../services/agent.js";
+import { apiserver, controllerManager, scheduler } from "../services/control-plane.js";
+import { etcd as etcdService } from "../services/etcd.js";
+import { ingressController } from "../services/ingress.js";
 import { servicesOn } from "../services/registry.js";
 import { floatingAddresses } from "../spec/vips.js";
 import { type ProbeResult, runProbes } from "../transport/probes.js";
 
+/**
+ * Services whose readiness command a round runs: those plan's capabilities
+ * count and those the status tables show. The others are judged by their
+ * unit's state (one systemctl for all) and the agent by its state JSON
+ * answering: on a lab host sharing two cores with six others, every process
+ * a round forks is felt.
+ */
+const READINESS_RUN: ReadonlySet<string> = new Set(
+  [etcdService, apiserver, controllerManager, scheduler, ingressController].map((s) => s.name),
+);
+
 /** How long one check may take on a host, seconds. */
-const PROBE_SECONDS = 3;
+const PROBE_SECONDS = 8;
 
 /** One service on one host. */
 export interface ServiceObservation {
@@ -61,6 +77,13 @@ export interface MemberObservation {
   /** The member names its member list holds, sorted (learners marked "name (learner)"). */
   readonly members?: readonly string[];
   readonly alarms: readonly string[];
+}
+
+/** A VIP election key as read. */
+interface VipKeyValue {
+  readonly key: string;
+  readonly value: string;
+  readonly lease: string;
 }
 
 /** One host. */
@@ -86,9 +109,6 @@ export interface VipKey {
   /** The holder's host name; "" after a clean hand-over. */
   readonly holder: string;
   readonly lease: string;
-  /** Seconds the lease has left and was granted with, when it could be read. */
-  readonly ttl?: number;
-  readonly grantedTtl?: number;
   /** The host whose member answered. */
   readonly readFrom: string;
 }
@@ -135,6 +155,52 @@ export interface ClusterObservation {
 export interface ObserveOptions {
   /** Compare the members' key-space hashes (etcdctl endpoint hashkv). */
   readonly hashKv?: boolean;
+  /**
+   * A client of every member's endpoint (etcdMembers order) with a
+   * root-role certificate: members are read from here over gRPC, which costs
+   * the hosts nothing; a member it cannot reach is read with etcdctl on its
+   * host instead.
+   */
+  readonly etcd?: EtcdClient;
+}
+
+/** A member as read over gRPC from this machine. */
+interface DirectMember {
+  readonly status?: EndpointStatus;
+  readonly members?: readonly { name: string; isLearner: boolean }[];
+  readonly alarms?: readonly string[];
+  readonly vipKeys?: readonly { key: string; value: string; lease: bigint }[];
+  /** A linearizable read through it succeeded (what `etcdctl endpoint health` checks). */
+  readonly healthy: boolean;
+}
+
+/** Reads every member over gRPC at once; a member that does not answer its status is left out. */
+async function readMembersDirect(ctx: ClusterContext, etcd: EtcdClient): Promise<Map<string, DirectMember>> {
+  const out = new Map<string, DirectMember>();
+  await Promise.all(
+    ctx.etcdMembers().map(async (m, i) => {
+      if (etcd.endpoints[i] !== clientUrl(m.spec)) return;
+      const status = await etcd.status(i).catch(() => undefined);
+      if (!status) return;
+      const [members, alarms, vipKeys, healthy] = await Promise.all([
+        etcd.memberList(i).catch(() => undefined),
+        etcd.alarms(i).catch(() => undefined),
+        etcd.list(VIP_PREFIX, { serializable: true, endpoint: i }).catch(() => undefined),
+        etcd.get("health", { endpoint: i }).then(
+          () => true,
+          () => false,
+        ),
+      ]);
+      out.set(m.spec.name, {
+        status,
+        healthy,
+        ...(members && { members }),
+        ...(alarms && { alarms }),
+        ...(vipKeys && { vipKeys }),
+      });
+    }),
+  );
+  return out;
 }
 
 const okText = (r: ProbeResult | undefined) => (r && r.code === 0 ? r.stdout : undefined);
@@ -149,18 +215,35 @@ const parsed = <T>(r: ProbeResult | undefined, parse: (s: string) => T): T | und
 };
 const firstLine = (s: string) => s.trim().split("\n")[0]?.slice(0, 200) ?? "";
 
-/** The first round's checks on `host`. */
-function hostProbes(ctx: ClusterContext, host: ClusterHost): Map<string, string> {
+/** The VIPs `host` asks ARP for: those it may not hold itself, at most two askers per VIP (arping only waits). */
+function arpAskers(ctx: ClusterContext): Map<string, string[]> {
+  const askers = new Map<string, string[]>();
+  for (const vip of floatingAddresses(ctx.cluster)) {
+    const outsiders = ctx.hosts.filter((h) => !vip.candidates.some((c) => c.name === h.spec.name));
+    const from = (outsiders.length > 0 ? outsiders : [...ctx.hosts].reverse()).slice(0, 2);
+    for (const h of from) askers.set(h.spec.name, [...(askers.get(h.spec.name) ?? []), vip.address]);
+  }
+  return askers;
+}
+
+/** The checks a round runs on `host`. */
+export function hostProbes(
+  ctx: ClusterContext,
+  host: ClusterHost,
+  arp: readonly string[] = [],
+  etcdReadDirectly = false,
+): Map<string, string> {
   const { cluster } = ctx;
   const probes = new Map<string, string>();
   const services = servicesOn(cluster, host.spec);
-  for (const s of services) probes.set(`ready:${s.name}`, s.readiness(cluster, host.spec));
+  const judged = services.filter((s) => READINESS_RUN.has(s.name) || !s.unit(cluster));
+  for (const s of judged.filter((s) => !(etcdReadDirectly && s.name === etcdService.name)))
+    probes.set(`ready:${s.name}`, s.readiness(cluster, host.spec));
   const units = services.flatMap((s) => s.unit(cluster) ?? []);
   if (units.length > 0) probes.set("active", `systemctl is-active ${units.join(" ")}`);
-  probes.set("addr", "ip -o addr show");
-  probes.set("mac", "cat /sys/class/net/*/address");
+  probes.set("net", "ip -o addr show; ip -o link show");
   probes.set("agent", `curl -sf -m 2 http://127.0.0.1:${AGENT_METRICS_PORT}/state`);
-  if (host.spec.roles.includes("etcd")) {
+  if (host.spec.roles.includes("etcd") && !etcdReadDirectly) {
     probes.set("etcd-status", etcdctlCommand("endpoint status -w json"));
     probes.set("etcd-members", etcdctlCommand("member list -w json"));
     probes.set("etcd-alarms", etcdctlCommand("alarm list"));
@@ -173,6 +256,13 @@ function hostProbes(ctx: ClusterContext, host: ClusterHost): Map<string, string>
       `curl -s -o /dev/null -m 2 -w '%{http_code} %{time_total}' --cacert ${pkiPath(HostPki.ca.cert)} '${url}'`,
     );
   }
+  for (const vip of arp) {
+    // the interface the VIP's segment is on; arping (iputils) prints each reply with the answering MAC
+    probes.set(
+      `arp:${vip}`,
+      `command -v arping >/dev/null || { echo 'arping is not installed'; exit 3; }; dev=$(ip -o route get ${vip} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); arping -c 1 -I "$dev" ${vip}; true`,
+    );
+  }
   return probes;
 }
 
@@ -180,7 +270,8 @@ function readHost(
   ctx: ClusterContext,
   host: ClusterHost,
   results: Map<string, ProbeResult>,
-): { obs: HostObservation; vipKeys?: ReturnType<typeof parseGetJson> } {
+  direct?: DirectMember,
+): { obs: HostObservation; vipKeys?: readonly VipKeyValue[] } {
   const { cluster } = ctx;
   const services = servicesOn(cluster, host.spec);
   const active = (okText(results.get("active")) ?? results.get("active")?.stdout ?? "").trim().split("\n");
@@ -191,23 +282,39 @@ function readHost(
     return {
       name: s.name,
       ...(unit && { unit, active: state }),
-      ready: results.get(`ready:${s.name}`)?.code === 0,
+      ready:
+        s.name === agentService.name
+          ? results.get("agent")?.code === 0
+          : s.name === etcdService.name && direct
+            ? direct.healthy
+            : results.has(`ready:${s.name}`)
+              ? results.get(`ready:${s.name}`)?.code === 0
+              : state === "active",
     };
   });
-  const addresses = [...(okText(results.get("addr")) ?? "").matchAll(/\sinet6?\s+([0-9a-fA-F.:]+)\//g)].map(
-    (m) => m[1] as string,
-  );
-  const macs = (okText(results.get("mac")) ?? "")
-    .split("\n")
-    .map((m) => m.trim().toLowerCase())
-    .filter((m) => m && m !== "00:00:00:00:00:00");
-  let etcd: MemberObservation | undefined;
-  let vipKeys: ReturnType<typeof parseGetJson> | undefined;
-  if (host.spec.roles.includes("etcd")) {
+  const net = okText(results.get("net")) ?? "";
+  const addresses = [...net.matchAll(/\sinet6?\s+([0-9a-fA-F.:]+)\//g)].map((m) => m[1] as string);
+  const macs = [
+    ...new Set(
+      [...net.matchAll(/link\/ether\s+([0-9a-fA-F:]{17})/g)].map((m) => (m[1] as string).toLowerCase()),
+    ),
+  ];
+  let member: MemberObservation | undefined;
+  let vipKeys: readonly VipKeyValue[] | undefined;
+  if (direct?.status) {
+    member = {
+      status: direct.status,
+      ...(direct.members && {
+        members: direct.members.map((m) => (m.isLearner ? `${m.name} (learner)` : m.name)).sort(),
+      }),
+      alarms: direct.alarms ?? [],
+    };
+    vipKeys = direct.vipKeys?.map((kv) => ({ key: kv.key, value: kv.value, lease: String(kv.lease) }));
+  } else if (host.spec.roles.includes("etcd")) {
     const statusResult = results.get("etcd-status");
     const status = parsed(statusResult, parseEndpointStatus)?.[0];
     const members = parsed(results.get("etcd-members"), parseMemberListJson);
-    etcd = {
+    member = {
       ...(status
         ? { status }
         : { error: firstLine(statusResult?.stdout ?? "") || `etcdctl exit ${statusResult?.code}` }),
@@ -229,7 +336,7 @@ function readHost(
       addresses,
       macs,
       ...(agent && { agent }),
-      ...(etcd && { etcd }),
+      ...(member && { etcd: member }),
       ...(host.spec.roles.includes("controlplane") && {
         apiserver: {
           code: Number(readyz?.[0] ?? 0),
@@ -266,6 +373,7 @@ function apiGet(
       {
         timeout: timeoutMs,
         agent: false,
+        servername: "", // an address, not a name: no SNI (the certificates carry the addresses)
         ...tls,
       },
       (res) => {
@@ -357,19 +465,48 @@ async function connectAll(ctx: ClusterContext, failures: Map<string, string>): P
   );
 }
 
-/** One status round over `ctx`: connects where needed, reads every host, then what depends on their answers. */
+/** What asking ARP for `vip` from `host` found (the answering MACs), from the round's result. */
+function arpAnswer(host: string, vip: string, r: ProbeResult | undefined): ArpObservation {
+  const macs = [
+    ...new Set(
+      [...(r?.stdout ?? "").matchAll(/\[([0-9A-Fa-f:]{17})\]/g)].map((m) => (m[1] as string).toLowerCase()),
+    ),
+  ];
+  return {
+    vip,
+    observer: host,
+    macs,
+    ...(r?.code !== 0 && { skipped: `${host}: ${firstLine(r?.stdout ?? "") || "arping failed"}` }),
+  };
+}
+
+/** One status round over `ctx`: connects where needed and reads every host at once. */
 export async function observe(
   ctx: ClusterContext,
   opts: ObserveOptions = {},
   now = Date.now(),
 ): Promise<ClusterObservation> {
+  const certificates = checkCerts(ctx.cluster, pkiDirOf(ctx.stateDir), new Date(now)).catch(
+    () => [] as CertRow[],
+  );
+  const external = externalEndpoint(ctx);
   const failures = new Map<string, string>();
-  await connectAll(ctx, failures);
+  const [direct] = await Promise.all([
+    opts.etcd ? readMembersDirect(ctx, opts.etcd) : new Map<string, DirectMember>(),
+    connectAll(ctx, failures),
+  ]);
+  const askers = arpAskers(ctx);
+  const arp: ArpObservation[] = [];
   const rounds = await Promise.all(
     ctx.hosts.map(async (h) => {
       if (!h.transport) return { obs: unreachableHost(h, failures.get(h.spec.name) ?? "not connected") };
-      const probes = hostProbes(ctx, h);
-      const results = await runProbes(h.transport, probes, PROBE_SECONDS);
+      const vips = askers.get(h.spec.name) ?? [];
+      const member = direct.get(h.spec.name);
+      const results = await runProbes(
+        h.transport,
+        hostProbes(ctx, h, vips, member !== undefined),
+        PROBE_SECONDS,
+      );
       if ([...results.values()].every((r) => r.code === 255)) {
         // the connection is gone: drop it so the next round reconnects
         const why = results.values().next().value?.stdout ?? "no answer";
@@ -377,114 +514,73 @@ export async function observe(
         delete h.transport;
         return { obs: unreachableHost(h, why) };
       }
-      return readHost(ctx, h, results);
+      for (const vip of vips) arp.push(arpAnswer(h.spec.name, vip, results.get(`arp:${vip}`)));
+      return readHost(ctx, h, results, member);
     }),
   );
   const hosts = rounds.map((r) => r.obs);
-  const byName = new Map(ctx.hosts.map((h) => [h.spec.name, h]));
-
-  // the VIP keys from the first member that could read them
   const keySource = rounds.find((r) => r.vipKeys);
-  const second = new Map<string, Map<string, string>>();
-  const ask = (host: string, name: string, command: string) => {
-    const probes = second.get(host) ?? new Map<string, string>();
-    probes.set(name, command);
-    second.set(host, probes);
-  };
-  const leases = [...new Set((keySource?.vipKeys ?? []).map((k) => k.lease).filter((l) => l !== "0"))];
-  for (const lease of leases)
-    ask(
-      keySource?.obs.name ?? "",
-      `ttl:${lease}`,
-      etcdctlCommand(`lease timetolive ${BigInt(lease).toString(16)} -w json`),
-    );
-
-  // ARP for each VIP from a reachable host not holding it, a candidate first (it has arping)
-  const arp: ArpObservation[] = [];
-  for (const vip of floatingAddresses(ctx.cluster)) {
-    const free = hosts.filter((h) => !h.unreachable && !h.addresses.includes(vip.address));
-    const observer = free.find((h) => vip.candidates.some((c) => c.name === h.name)) ?? free[0];
-    if (!observer) {
-      arp.push({ vip: vip.address, macs: [], skipped: "no reachable host without the address to ask from" });
-      continue;
-    }
-    arp.push({ vip: vip.address, observer: observer.name, macs: [] });
-    ask(
-      observer.name,
-      `arp:${vip.address}`,
-      `dev=$(ip -o route get ${vip.address} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); command -v arping >/dev/null || { echo 'arping is not installed'; exit 3; }; arping -c 2 -w 2 -I "$dev" ${vip.address}; true`,
-    );
-  }
-
-  // the key-space hashes at the lowest revision every member has
-  const statuses = hosts.flatMap((h) => (h.etcd?.status ? [{ host: h, status: h.etcd.status }] : []));
-  const hashRevision = Math.min(...statuses.map((s) => s.status.revision));
-  const hashVia = statuses[0]?.host.name;
-  if (opts.hashKv && hashVia) {
-    const endpoints = statuses.map((s) => clientUrl(s.host)).join(",");
-    ask(hashVia, "hashkv", etcdctlCommand(`endpoint hashkv --rev=${hashRevision} -w json`, endpoints));
-  }
-
-  const answers = new Map<string, Map<string, ProbeResult>>();
-  await Promise.all(
-    [...second].map(async ([host, probes]) => {
-      const t = byName.get(host)?.transport;
-      if (t) answers.set(host, await runProbes(t, probes, PROBE_SECONDS));
-    }),
-  );
-  const answer = (host: string | undefined, name: string) => answers.get(host ?? "")?.get(name);
-
-  const vipKeys = keySource?.vipKeys?.map((k): VipKey => {
-    const ttl =
-      k.lease === "0" ? undefined : parsed(answer(keySource.obs.name, `ttl:${k.lease}`), parseTimeToLive);
-    return {
+  const vipKeys = keySource?.vipKeys?.map(
+    (k): VipKey => ({
       name: k.key.slice(VIP_PREFIX.length),
       holder: k.value,
       lease: k.lease,
-      ...(ttl && { ttl: ttl.ttl, grantedTtl: ttl.grantedTtl }),
       readFrom: keySource.obs.name,
-    };
-  });
-  for (const [i, a] of arp.entries()) {
-    if (!a.observer) continue;
-    const r = answer(a.observer, `arp:${a.vip}`);
-    const macs = [
-      ...new Set(
-        [...(r?.stdout ?? "").matchAll(/\[([0-9A-Fa-f:]{17})\]/g)].map((m) => (m[1] as string).toLowerCase()),
-      ),
-    ];
-    arp[i] = { ...a, macs, ...(r?.code !== 0 && { skipped: firstLine(r?.stdout ?? "") || "arping failed" }) };
-  }
-  let hashKv: ClusterObservation["hashKv"];
-  if (opts.hashKv) {
-    const r = answer(hashVia, "hashkv");
-    const list = parsed(r, parseHashKv);
-    const nameOf = (endpoint: string) =>
-      statuses.find((s) => clientUrl(s.host) === endpoint)?.host.name ?? endpoint;
-    hashKv = list
-      ? { revision: hashRevision, hashes: Object.fromEntries(list.map((h) => [nameOf(h.endpoint), h.hash])) }
-      : {
-          revision: Number.isFinite(hashRevision) ? hashRevision : 0,
-          hashes: {},
-          error: hashVia
-            ? firstLine(r?.stdout ?? "") || "etcdctl endpoint hashkv failed"
-            : "no member answered",
-        };
-  }
-
-  const [leaderInfo, external, certificates] = await Promise.all([
+    }),
+  );
+  const [leaderInfo, hashKv] = await Promise.all([
     leaders(ctx, hosts),
-    externalEndpoint(ctx),
-    checkCerts(ctx.cluster, pkiDirOf(ctx.stateDir), new Date(now)).catch(() => [] as CertRow[]),
+    opts.hashKv ? compareHashes(ctx, hosts) : undefined,
   ]);
+  const ext = await external;
   return {
     time: now,
     hosts,
     ...(vipKeys && { vipKeys }),
-    arp,
+    arp: mergeArp(arp),
     ...(hashKv && { hashKv }),
     leaders: leaderInfo,
-    ...(external && { external }),
-    certificates,
+    ...(ext && { external: ext }),
+    certificates: await certificates,
   };
+}
+
+/** One row per VIP: the MACs every asker heard, and why not when nobody could ask. */
+function mergeArp(answers: readonly ArpObservation[]): ArpObservation[] {
+  const byVip = new Map<string, ArpObservation[]>();
+  for (const a of answers) byVip.set(a.vip, [...(byVip.get(a.vip) ?? []), a]);
+  return [...byVip].map(([vip, list]) => {
+    const asked = list.filter((a) => !a.skipped);
+    if (asked.length === 0) return { vip, macs: [], skipped: list.map((a) => a.skipped).join("; ") };
+    return {
+      vip,
+      observer: asked.map((a) => a.observer).join(", "),
+      macs: [...new Set(asked.flatMap((a) => a.macs))],
+    };
+  });
+}
+
+/** Each member's hash of its key space at the lowest revision they all have, asked through one member. */
+async function compareHashes(
+  ctx: ClusterContext,
+  hosts: readonly HostObservation[],
+): Promise<ClusterObservation["hashKv"]> {
+  const statuses = hosts.flatMap((h) => (h.etcd?.status ? [{ host: h, status: h.etcd.status }] : []));
+  const via = ctx.hosts.find((h) => h.spec.name === statuses[0]?.host.name)?.transport;
+  if (!via) return { revision: 0, hashes: {}, error: "no member answered" };
+  const revision = Math.min(...statuses.map((s) => s.status.revision));
+  const endpoints = statuses.map((s) => clientUrl(s.host)).join(",");
+  const r = await via.exec(etcdctlCommand(`endpoint hashkv --rev=${revision} -w json`, endpoints), {
+    timeoutMs: PROBE_SECONDS * 1000,
+  });
+  const list = parsed(r, parseHashKv);
+  if (!list)
+    return {
+      revision,
+      hashes: {},
+      error: firstLine(r.stderr || r.stdout) || "etcdctl endpoint hashkv failed",
+    };
+  const nameOf = (endpoint: string) =>
+    statuses.find((s) => clientUrl(s.host) === endpoint)?.host.name ?? endpoint;
+  return { revision, hashes: Object.fromEntries(list.map((h) => [nameOf(h.endpoint), h.hash])) };
 }

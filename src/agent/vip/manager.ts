@@ -141,6 +141,11 @@ export class VipManager {
     return this.role === "holder";
   }
 
+  /** While holding: ms since the newest acknowledged lease renewal was sent (the fence's age). */
+  get leaseAgeMs(): number | undefined {
+    return this.role === "holder" ? Math.round(performance.now() - this.lastAck) : undefined;
+  }
+
   /** The instant (performance.now()) past which the holder must not hold the address. */
   private get deadline(): number {
     return this.lastAck + this.settings.leaseTtlSeconds * 1000 * (1 - RHO) - MARGIN_MS;
