@@ -30,6 +30,7 @@ const FLOORS: Record<string, number> = {
   deploy: 7,
   phases: 8,
   status: 8,
+  drill: 8,
   actions: 9,
   cli: 10,
   node: 10,

@@ -173,12 +173,6 @@ export function parseGetJson(
   }));
 }
 
-/** Parses `etcdctl lease timetolive -w json`: seconds left (-1: expired) and as granted. */
-export function parseTimeToLive(text: string): { ttl: number; grantedTtl: number } {
-  const r = parseEtcdJson(text) as { ttl: number; "granted-ttl": number };
-  return { ttl: Number(r.ttl), grantedTtl: Number(r["granted-ttl"]) };
-}
-
 /** Parses `etcdctl alarm list`: "memberID:N alarm:NOSPACE" lines, as "NOSPACE on N". */
 export function parseAlarms(text: string): string[] {
   return text

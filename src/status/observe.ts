@@ -29,7 +29,6 @@ import {
   parseGetJson,
   parseHashKv,
   parseMemberListJson,
-  parseTimeToLive,
 } from "../etcd/etcdctl.js";
 import { VIP_PREFIX } from "../etcd/keyspace.js";
 import { clientUrl } from "../etcd/urls.js";
@@ -530,7 +529,7 @@ export async function observe(
   );
   const [leaderInfo, hashKv] = await Promise.all([
     leaders(ctx, hosts),
-    opts.hashKv ? compareHashes(ctx, hosts) : undefined,
+    opts.hashKv ? compareHashes(ctx, hosts, opts.etcd) : undefined,
   ]);
   const ext = await external;
   return {
@@ -564,11 +563,24 @@ function mergeArp(answers: readonly ArpObservation[]): ArpObservation[] {
 async function compareHashes(
   ctx: ClusterContext,
   hosts: readonly HostObservation[],
+  etcd: EtcdClient | undefined,
 ): Promise<ClusterObservation["hashKv"]> {
   const statuses = hosts.flatMap((h) => (h.etcd?.status ? [{ host: h, status: h.etcd.status }] : []));
+  const revision = Math.min(...statuses.map((s) => s.status.revision));
+  const members = ctx.etcdMembers().map((m) => m.spec.name);
+  if (etcd && statuses.length > 0) {
+    // over gRPC from here when every member that answered did so there
+    const hashes = await Promise.all(
+      statuses.map((s) => etcd.hashKv(members.indexOf(s.host.name), revision).catch(() => undefined)),
+    );
+    if (hashes.every((h) => h !== undefined))
+      return {
+        revision,
+        hashes: Object.fromEntries(statuses.map((s, i) => [s.host.name, hashes[i] as number])),
+      };
+  }
   const via = ctx.hosts.find((h) => h.spec.name === statuses[0]?.host.name)?.transport;
   if (!via) return { revision: 0, hashes: {}, error: "no member answered" };
-  const revision = Math.min(...statuses.map((s) => s.status.revision));
   const endpoints = statuses.map((s) => clientUrl(s.host)).join(",");
   const r = await via.exec(etcdctlCommand(`endpoint hashkv --rev=${revision} -w json`, endpoints), {
     timeoutMs: PROBE_SECONDS * 1000,
