@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { version } from "../core/package-info.js";
 import { registerDaemons } from "./agent.js";
+import { registerDrill } from "./drill.js";
 import { registerImport } from "./import.js";
 import { registerInit } from "./init.js";
 import { registerLab } from "./lab.js";
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerLab(program);
   registerUp(program);
   registerStatus(program);
+  registerDrill(program);
   registerRender(program);
   registerDaemons(program);
   registerSchema(program);

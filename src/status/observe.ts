@@ -161,6 +161,8 @@ export interface ObserveOptions {
    * host instead.
    */
   readonly etcd?: EtcdClient;
+  /** Leave the certificates unchecked (a drill's rounds do not need them). */
+  readonly skipCertificates?: boolean;
 }
 
 /** A member as read over gRPC from this machine. */
