@@ -46,6 +46,8 @@ import { statusConnector } from "./status.js";
 
 const WARM_UP_MS = 2000;
 const HEALTHY_WAIT_MS = 120_000;
+/** How long status may take to say healthy before a trial. */
+const BEFORE_WAIT_MS = 30_000;
 /** Clients run this long after status is healthy again, to show they are. */
 const COOL_DOWN_MS = 1500;
 /**
@@ -113,6 +115,18 @@ interface Setup {
 
 async function statusRound(s: Setup): Promise<StatusReport> {
   return assess(s.cluster, await observe(s.ctx, s.status));
+}
+
+/** Status rounds until one says healthy (when it started, epoch ms) or `maxMs` passed; the last report. */
+async function untilHealthy(s: Setup, maxMs: number): Promise<{ report: StatusReport; healthyAt?: number }> {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    const t = epochMs();
+    const report = await statusRound(s);
+    if (report.verdict === "healthy") return { report, healthyAt: t };
+    if (Date.now() + STATUS_PAUSE_MS > deadline) return { report };
+    await sleep(STATUS_PAUSE_MS);
+  }
 }
 
 function setup(cluster: Cluster, stateDir: string, connect: Connector): Setup {
@@ -326,7 +340,8 @@ async function trial(
   keepRaw: (name: string, data: unknown) => void,
   predicted = false,
 ): Promise<{ report: TrialReport; fault: Fault }> {
-  const before = await statusRound(s);
+  // a problem that clears by itself in a few seconds (a health check that timed out once) is not a hurt cluster
+  const { report: before } = await untilHealthy(s, BEFORE_WAIT_MS);
   if (before.verdict !== "healthy" && !opts.force)
     throw new ExpectedExit(
       `status is ${before.verdict} before trial ${n}: ${before.problems.map((p) => `${p.subject}: ${p.message}`).join("; ")}`,
@@ -355,18 +370,7 @@ async function trial(
   await fault.recover();
   const recoveredAt = epochMs();
   opts.log(`trial ${n}: recovered; waiting for status to say healthy`);
-  let healthyAt: number | undefined;
-  let after = before;
-  const deadline = Date.now() + HEALTHY_WAIT_MS;
-  while (Date.now() < deadline) {
-    const t = epochMs();
-    after = await statusRound(s);
-    if (after.verdict === "healthy") {
-      healthyAt = t;
-      break;
-    }
-    await sleep(STATUS_PAUSE_MS);
-  }
+  const { report: after, healthyAt } = await untilHealthy(s, HEALTHY_WAIT_MS);
   await sleep(COOL_DOWN_MS);
   const endedAt = epochMs();
   const histories = await Promise.all(

@@ -67,8 +67,8 @@ export function outageWindows(history: readonly Request[]): Window[] {
     if (r.outcome === "ok") {
       if (open)
         windows.push({
-          start: open.start,
-          end: r.start,
+          start: Math.round(open.start),
+          end: Math.round(r.start),
           requests: open.errors.length,
           errors: counted(open.errors),
         });
@@ -81,8 +81,8 @@ export function outageWindows(history: readonly Request[]): Window[] {
   if (open) {
     const last = sorted[sorted.length - 1] as Request;
     windows.push({
-      start: open.start,
-      end: last.end,
+      start: Math.round(open.start),
+      end: Math.round(last.end),
       requests: open.errors.length,
       errors: counted(open.errors),
       open: true,
