@@ -117,8 +117,8 @@ export function httpLoop(opts: {
  * A long watch: each connection attempt is a request (ok once the stream's
  * headers arrive); a stream that ends, breaks, or (when the server sends a
  * heartbeat, as the stand-in's watch does every second) goes quiet for
- * `stallMs` is a failed request at that instant, and the watch reconnects at
- * once.
+ * `stallMs` is a failed request (from the break, or from the last data for a
+ * stall), and the watch reconnects at once.
  */
 export function watchLoop(opts: {
   name: string;
@@ -138,12 +138,14 @@ export function watchLoop(opts: {
       let connected = false;
       let settled = false;
       let quiet: NodeJS.Timeout | undefined;
+      let lastData = start;
       const end = (error: string) => {
         if (settled) return;
         settled = true;
         clearTimeout(quiet);
-        if (!stopped)
-          history.push({ start: connected ? epochMs() : start, end: epochMs(), outcome: "failed", error });
+        // a stalled watch was dead since its last data, not since the stall was noticed
+        const from = !connected ? start : error === "stalled" ? lastData : epochMs();
+        if (!stopped) history.push({ start: from, end: epochMs(), outcome: "failed", error });
         resolve();
       };
       const req = httpsRequest(opts.url, { agent: false, timeout: opts.stallMs, ...opts.tls }, (res) => {
@@ -154,6 +156,7 @@ export function watchLoop(opts: {
         connected = true;
         history.push({ start, end: epochMs(), outcome: "ok" });
         const arm = () => {
+          lastData = epochMs();
           clearTimeout(quiet);
           if (opts.heartbeat) quiet = setTimeout(() => req.destroy(new Error("stalled")), opts.stallMs);
         };

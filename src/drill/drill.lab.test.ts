@@ -1,0 +1,222 @@
+/**
+ * `kubeha status` and `kubeha drill` on the default lab topology (cp1..cp3,
+ * w1, w2, edge1, edge2), deployed by `up`. Status: healthy, degraded with
+ * what is missing named after a worker or a controlplane host is powered
+ * off, healthy again after it boots, and a split-brain row for an address
+ * added by hand. Drill: a partition of the API VIP holder, SIGKILL of an
+ * apiserver, a kill of the etcd leader, and every host powered off in turn
+ * against plan's predictions. The invariants must hold; the bounds are loose
+ * (a lab shares two cores): bench figures come from `kubeha drill` itself.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { drill, drillEachHost } from "../actions/drill.js";
+import { clusterStatus } from "../actions/status.js";
+import { upLab } from "../actions/up-fixtures.js";
+import { sleep } from "../core/wait.js";
+import { Lab } from "../lab/lab.js";
+import { controlPlaneLab, labScratch, labSkipReason } from "../lab/lab-fixtures.js";
+import type { Cluster } from "../spec/defaults.js";
+import type { StatusReport } from "../status/assess.js";
+import { labPlatform } from "./faults.js";
+
+const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);
+
+describe("status and drill on the default lab", { skip: labSkipReason() }, () => {
+  const work = labScratch("drill");
+  const labDir = join(work, "lab");
+  const stateDir = join(work, "state");
+  let lab: Lab;
+  let cluster: Cluster;
+
+  /** Status rounds until `want` holds (a lab on two cores has passing hiccups), up to `ms`; the last report. */
+  const statusUntil = async (want: (r: StatusReport) => boolean, ms: number): Promise<StatusReport> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const r = await clusterStatus(cluster, stateDir);
+      if (want(r) || Date.now() > deadline) return r;
+      await sleep(3000);
+    }
+  };
+  const healthy = (r: StatusReport) => r.verdict === "healthy";
+  const problems = (r: StatusReport) => r.problems.map((p) => `${p.subject}: ${p.message}`).join("\n");
+  const drillOpts = { holdSeconds: 5, force: false, log, platform: () => labPlatform(lab) };
+
+  before(async () => {
+    lab = await controlPlaneLab(labDir, "192.168.240.0/24", ["w1", "w2"], log, ["edge1", "edge2"]);
+    ({ cluster } = await upLab(work, labDir));
+  });
+  after(async () => {
+    await Lab.down(labDir, log);
+  });
+
+  it("says healthy (exit 0) with every member, apiserver, VIP and backend accounted for", async () => {
+    const r = await statusUntil(healthy, 60_000);
+    assert.equal(r.verdict, "healthy", problems(r));
+    assert.equal(r.exitCode, 0);
+    assert.deepEqual(
+      r.capabilities.map((c) => [c.name, c.verdict]),
+      [
+        ["etcdQuorum", "up"],
+        ["api", "up"],
+        ["ingress", "up"],
+      ],
+    );
+    assert.equal(r.etcd.members.length, 3);
+    assert.equal(r.etcd.members.filter((m) => m.leader).length, 1);
+    assert.ok(r.etcd.memberListsAgree);
+    assert.ok(r.apiservers.every((a) => a.ready && a.controllerManager && a.scheduler));
+    for (const v of r.vips) {
+      assert.equal(v.onHosts.length, 1, `${v.name} on ${v.onHosts}`);
+      assert.equal(v.keyHolder, v.onHosts[0], `${v.name}: etcd and the addresses agree`);
+      assert.deepEqual(v.arp.answeredBy, v.onHosts, `${v.name}: only its holder answers ARP`);
+      assert.ok(
+        v.lease && v.lease.renewedMsAgo < 1000,
+        `${v.name}: lease renewed ${v.lease?.renewedMsAgo} ms ago`,
+      );
+    }
+    assert.ok(r.loadBalancers.length >= 7 * 3 && r.loadBalancers.every((b) => b.state === "up"));
+    assert.ok(r.certificates.length > 20 && r.certificates.every((c) => (c.daysLeft ?? 0) > 300));
+  });
+
+  it("is degraded (exit 1) naming a powered-off worker, and healthy again once it is back", async () => {
+    await lab.kill("w1");
+    try {
+      const r = await statusUntil((x) => x.hosts.some((h) => h.name === "w1" && !h.reachable), 30_000);
+      assert.equal(r.verdict, "degraded", problems(r));
+      assert.equal(r.exitCode, 1);
+      assert.match(problems(r), /^w1: unreachable: /m);
+      assert.ok(
+        r.capabilities.every((c) => c.verdict === "up"),
+        "a worker is in no capability",
+      );
+    } finally {
+      await lab.start("w1");
+    }
+    const back = await statusUntil(healthy, 90_000);
+    assert.equal(back.verdict, "healthy", problems(back));
+  });
+
+  it("is degraded naming a powered-off controlplane host that holds no VIP: 2 of 3 members, can lose 0 more", async () => {
+    const r0 = await statusUntil(healthy, 60_000);
+    const api = r0.vips.find((v) => v.name === "api")?.onHosts[0];
+    const victim = ["cp1", "cp2", "cp3"].find((h) => h !== api) as string;
+    await lab.kill(victim);
+    try {
+      const r = await statusUntil((x) => x.hosts.some((h) => h.name === victim && !h.reachable), 30_000);
+      assert.equal(r.verdict, "degraded", problems(r));
+      assert.equal(r.exitCode, 1);
+      const etcd = r.capabilities.find((c) => c.name === "etcdQuorum");
+      assert.equal(etcd?.verdict, "degraded");
+      assert.match(etcd?.detail ?? "", /2 of 3 etcd members alive, can lose 0 more/);
+      assert.match(problems(r), new RegExp(`^${victim}: unreachable`, "m"));
+      assert.equal(r.etcd.members.find((m) => m.host === victim)?.error, "host unreachable");
+    } finally {
+      await lab.start(victim);
+    }
+    const back = await statusUntil(healthy, 120_000);
+    assert.equal(back.verdict, "healthy", problems(back));
+  });
+
+  it("shows a second host answering for the API VIP as split brain, from its addresses and from ARP", async () => {
+    const r0 = await statusUntil(healthy, 60_000);
+    const vip = r0.vips.find((v) => v.name === "api");
+    assert.ok(vip);
+    const dev = lab
+      .ssh("w2", `ip -o route get ${vip.address} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'`)
+      .stdout.trim();
+    lab.ssh("w2", `ip addr add ${vip.address}/32 dev ${dev}`);
+    try {
+      const r = await clusterStatus(cluster, stateDir);
+      const row = r.vips.find((v) => v.name === "api");
+      assert.deepEqual([...(row?.onHosts ?? [])].sort(), [...vip.onHosts, "w2"].sort());
+      assert.equal(r.verdict, "degraded");
+      assert.match(problems(r), /SPLIT BRAIN: .* all have 192\.168\.240\.100 on an interface/);
+      // asked from a host that is neither: both answer (w2 is one of the askers, so w1 is the other)
+      assert.ok(row?.arp.answeredBy.includes("w2"), `ARP answered by ${row?.arp.answeredBy}`);
+    } finally {
+      lab.ssh("w2", `ip addr del ${vip.address}/32 dev ${dev}`);
+    }
+  });
+
+  it("drills a partition of the API VIP holder: one holder at a time, no acknowledged write lost, no fail-back", async () => {
+    const r = await drill(cluster, stateDir, {
+      ...drillOpts,
+      fault: "partition",
+      target: "api-vip-holder",
+      trials: 1,
+    });
+    const t = r.trials[0];
+    assert.ok(t);
+    assert.deepEqual(
+      t.invariants.filter((i) => !i.holds),
+      [],
+    );
+    const api = t.vips.find((v) => v.name === "api");
+    assert.ok(
+      api?.takenOverAt !== undefined && api.takenOverAt < 10_000,
+      `takeover at ${api?.takenOverAt} ms`,
+    );
+    assert.notEqual(api?.holderAfter, r.target);
+    const apiNew = t.clients.find((c) => c.name === "api-new");
+    assert.ok(
+      apiNew && apiNew.requests > 20 && apiNew.longestMs < 10_000,
+      `api-new: ${JSON.stringify(apiNew)}`,
+    );
+    assert.ok((t.writes?.acknowledged ?? 0) > 20);
+    assert.ok(
+      t.timeline.some((e) => /took api .*gratuitous ARP/.test(e.what)),
+      "the timeline names the new holder",
+    );
+    assert.ok(t.healthyAt !== undefined, "status healthy after the heal");
+  });
+
+  it("drills SIGKILL of an apiserver: no failed request through a worker's node-local proxy", async () => {
+    const r = await drill(cluster, stateDir, {
+      ...drillOpts,
+      fault: "kill",
+      component: "kube-apiserver",
+      target: "cp2",
+      trials: 1,
+    });
+    const t = r.trials[0];
+    assert.ok(t);
+    assert.deepEqual(
+      t.invariants.filter((i) => !i.holds),
+      [],
+    );
+    const local = t.clients.find((c) => c.name === "node-local");
+    assert.ok(local && local.requests > 10, "the node-local client ran");
+    assert.ok(local.failures <= 1, `node-local failures: ${JSON.stringify(local.windows)}`);
+    assert.ok(t.timeline.some((e) => /backend 192\.168\.240\.12:6443 taken out of rotation/.test(e.what)));
+  });
+
+  it("drills a kill of the etcd leader: writes resume, none acknowledged is lost, a new leader is elected", async () => {
+    const r = await drill(cluster, stateDir, { ...drillOpts, fault: "etcd-leader", trials: 1 });
+    const t = r.trials[0];
+    assert.ok(t);
+    assert.deepEqual(
+      t.invariants.filter((i) => !i.holds),
+      [],
+    );
+    const writes = t.clients.find((c) => c.name === "etcd-writes");
+    assert.ok(writes && writes.longestMs < 10_000, `etcd-writes: ${JSON.stringify(writes?.windows)}`);
+    assert.ok(t.timeline.some((e) => /etcd leader elected/.test(e.what)));
+    assert.equal(t.writes?.lost.length, 0);
+  });
+
+  it("powers off every host in turn and every prediction of plan --what-if holds", async () => {
+    const r = await drillEachHost(cluster, stateDir, { ...drillOpts, holdSeconds: 6 });
+    const wrong = r.hosts.flatMap((h) => h.predictions.filter((p) => p.predicted !== p.observed));
+    assert.deepEqual(wrong, []);
+    assert.equal(r.hosts.length, 7);
+    for (const h of r.hosts)
+      assert.deepEqual(
+        h.trial.invariants.filter((i) => !i.holds),
+        [],
+        h.host,
+      );
+    assert.ok(r.passed);
+  });
+});
