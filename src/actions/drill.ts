@@ -61,7 +61,7 @@ const NEW_CONNECTION_INTERVAL_MS = 200;
 /** A request that takes longer has failed; long enough that a loaded lab's slow answers are latency, not outages. */
 const REQUEST_TIMEOUT_MS = 2000;
 /** Between status rounds while waiting for healthy: each round reads every host, which a lab feels. */
-const STATUS_PAUSE_MS = 5000;
+const STATUS_PAUSE_MS = 3000;
 /** A watch with a heartbeat each second is stalled after two missed. */
 const WATCH_STALL_MS = 2000;
 
@@ -339,9 +339,11 @@ async function trial(
   budgets: Budgets,
   keepRaw: (name: string, data: unknown) => void,
   predicted = false,
-): Promise<{ report: TrialReport; fault: Fault }> {
+  /** The healthy status the previous trial ended with: no need to ask again. */
+  prior?: StatusReport,
+): Promise<{ report: TrialReport; fault: Fault; after: StatusReport }> {
   // a problem that clears by itself in a few seconds (a health check that timed out once) is not a hurt cluster
-  const { report: before } = await untilHealthy(s, BEFORE_WAIT_MS);
+  const before = prior?.verdict === "healthy" ? prior : (await untilHealthy(s, BEFORE_WAIT_MS)).report;
   if (before.verdict !== "healthy" && !opts.force)
     throw new ExpectedExit(
       `status is ${before.verdict} before trial ${n}: ${before.problems.map((p) => `${p.subject}: ${p.message}`).join("; ")}`,
@@ -421,7 +423,7 @@ async function trial(
       (fault.name === "kill" || fault.name === "stop") && { nodeLocalClient: running.nodeLocal }),
   };
   keepRaw(`trial-${n}-raw.json`, record);
-  return { report: report(record, budgets), fault };
+  return { report: report(record, budgets), fault, after };
 }
 
 function artifactsDir(stateDir: string, run: string, what: string): string {
@@ -441,9 +443,11 @@ export async function drill(cluster: Cluster, stateDir: string, opts: DrillOptio
   const trials: TrialReport[] = [];
   let description = "";
   let target = opts.target ?? "";
+  let prior: StatusReport | undefined;
   try {
     for (let n = 1; n <= opts.trials; n++) {
-      const t = await trial(s, n, opts, platform, budgets, keep);
+      const t = await trial(s, n, opts, platform, budgets, keep, false, prior);
+      prior = t.after;
       trials.push(t.report);
       description = t.fault.description;
       target = t.fault.target;
@@ -528,9 +532,10 @@ export async function drillEachHost(
     writeFileSync(join(dir, name), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
   const caps = capabilitiesOf(cluster).filter((c) => c.configured);
   const hosts: EachHostReport["hosts"][number][] = [];
+  let prior: StatusReport | undefined;
   try {
     for (const [i, host] of cluster.hosts.entries()) {
-      const { report: t } = await trial(
+      const { report: t, after } = await trial(
         s,
         i + 1,
         { ...opts, fault: "power-off", target: host.name, trials: 1, force: opts.force ?? false },
@@ -538,7 +543,9 @@ export async function drillEachHost(
         budgets,
         keep,
         true,
+        prior,
       );
+      prior = after;
       const predictions = caps.map((cap): Prediction => {
         const client = CAPABILITY_CLIENT[cap.name];
         return {

@@ -31,6 +31,76 @@ describe("kubeha CLI", () => {
     assert.equal(version.stdout.trim(), pkg.version);
   });
 
+  it("status names every host it cannot reach and says down (exit 2), in text and as JSON", () => {
+    const dir = scratch("cli-status");
+    spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "key")]);
+    // loopback addresses where nothing listens on the SSH port: refused at once
+    const spec = join(dir, "cluster.yaml");
+    writeFileSync(
+      spec,
+      `apiVersion: kubeha/v1alpha1
+kind: Cluster
+metadata: { name: nowhere }
+spec:
+  ssh: { user: root, port: 9, keyPath: ${join(dir, "key")} }
+  network: { hostCidr: 127.0.0.0/24 }
+  hosts:
+    - { name: cp1, address: 127.0.0.51, roles: [controlplane, etcd] }
+    - { name: w1, address: 127.0.0.52, roles: [worker] }
+  controlPlane: { endpoint: { mode: vip, vip: 127.0.0.100 } }
+`,
+    );
+    const text = kubeha("status", "-f", spec);
+    assert.equal(text.code, 2, text.stderr);
+    assert.match(text.stdout, /^cluster nowhere: DOWN/);
+    assert.match(text.stdout, /^ {2}cp1: unreachable: cannot reach 127\.0\.0\.51:9: connect ECONNREFUSED/m);
+    assert.match(text.stdout, /^ {2}w1: unreachable: /m);
+    assert.match(text.stdout, /^etcd quorum +down +0 of 1 etcd member alive, needs 1$/m);
+    const json = kubeha("status", "-f", spec, "-o", "json");
+    assert.equal(json.code, 2);
+    const report = JSON.parse(json.stdout);
+    assert.equal(report.kind, "Status");
+    assert.equal(report.verdict, "down");
+    assert.deepEqual(
+      report.hosts.map((h: { name: string; reachable: boolean }) => [h.name, h.reachable]),
+      [
+        ["cp1", false],
+        ["w1", false],
+      ],
+    );
+  });
+
+  it("drill says what is missing before touching anything", () => {
+    const noFault = kubeha("drill", "-f", "examples/lab/cluster.yaml");
+    assert.equal(noFault.code, 2);
+    assert.match(noFault.stderr, /say --fault \(or --each-host\)/);
+    const badFault = kubeha("drill", "-f", "examples/lab/cluster.yaml", "--fault", "meteor");
+    assert.equal(badFault.code, 2);
+    assert.match(
+      badFault.stderr,
+      /Allowed choices are power-off, partition, kill, freeze, stop, etcd-leader/,
+    );
+    const trials = kubeha("drill", "-f", "examples/lab/cluster.yaml", "--fault", "kill", "--trials", "0");
+    assert.equal(trials.code, 2);
+    assert.match(trials.stderr, /--trials must be a whole number/);
+    const dir = scratch("cli-drill");
+    const noState = kubeha(
+      "drill",
+      "-f",
+      "examples/lab/cluster.yaml",
+      "--fault",
+      "power-off",
+      "--target",
+      "cp1",
+      "--state",
+      dir,
+      "--platform",
+      "hosts",
+    );
+    assert.equal(noState.code, 1);
+    assert.match(noState.stderr, /no admin\.conf in the state directory/);
+  });
+
   it("exits 2 on unknown commands and options", () => {
     assert.equal(kubeha("frobnicate").code, 2);
     const r = kubeha("plan", "-f", "examples/lab/cluster.yaml", "--bogus");

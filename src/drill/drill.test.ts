@@ -135,6 +135,42 @@ describe("trial report", () => {
   };
   const budgets = { maxOutageMs: 2500, nodeLocalProxyFailures: 0 };
 
+  it("does not call a new election on the recovered host a fail-back when the holder failed", () => {
+    const r = report(
+      {
+        ...base,
+        holdings: [
+          ...base.holdings.slice(0, 1),
+          { host: "cp2", vip: "192.168.61.100", start: t0 + 1500, end: t0 + 14_000 },
+          { host: "cp1", vip: "192.168.61.100", start: t0 + 15_000 },
+        ],
+        journal: [
+          ...base.journal,
+          {
+            at: t0 + 13_990,
+            host: "cp2",
+            unit: "kubeha-agent",
+            event: {
+              kind: "vip-released",
+              vip: "api",
+              reason: "no lease renewal acknowledged for 870 ms (fence)",
+            },
+          },
+          {
+            at: t0 + 15_000,
+            host: "cp1",
+            unit: "kubeha-agent",
+            event: { kind: "vip-acquired", vip: "api", after: "no holder" },
+          },
+        ],
+      },
+      budgets,
+    );
+    const inv = r.invariants.find((i) => i.name === "no fail-back of api VIP");
+    assert.equal(inv?.holds, true);
+    assert.equal(inv?.detail, "back on cp1 only after its holder let it go (1 election there)");
+  });
+
   it("passes a clean takeover and tells the story in order", () => {
     const r = report(base, budgets);
     assert.equal(r.passed, true, JSON.stringify([r.invariants, r.overBudget]));
@@ -186,6 +222,21 @@ describe("trial report", () => {
           { host: "cp2", vip: "192.168.61.100", start: t0 + 1500, end: t0 + 13_000 },
           { host: "cp1", vip: "192.168.61.100", start: t0 + 13_000 },
         ],
+        journal: [
+          ...base.journal,
+          {
+            at: t0 + 12_990,
+            host: "cp2",
+            unit: "kubeha-agent",
+            event: { kind: "vip-released", vip: "api", reason: "rebalance: cp2 holds 2" },
+          },
+          {
+            at: t0 + 13_000,
+            host: "cp1",
+            unit: "kubeha-agent",
+            event: { kind: "vip-acquired", vip: "api", after: "a clean hand-over" },
+          },
+        ],
         writes: { acknowledged: 50, indeterminate: 0, lost: ["/kubeha/drill/x/000007"] },
         nodeLocalClient: "node-local",
       },
@@ -197,7 +248,7 @@ describe("trial report", () => {
       [
         "two hosts held it for 100 ms",
         "50 acknowledged, 1 missing after the heal, 0 indeterminate",
-        "went back to cp1 after it recovered",
+        "cp2 handed it back to cp1 after it recovered: rebalance: cp2 holds 2",
       ],
     );
     assert.deepEqual(r.overBudget, [

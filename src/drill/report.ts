@@ -183,6 +183,53 @@ function vipOutcomes(r: TrialRecord): VipOutcome[] {
   });
 }
 
+/**
+ * Reasons a holder lets a VIP go of its own accord (the agent's log): it
+ * failed or stopped, or its etcd member leads (leader.ts). A VIP that went
+ * back to the recovered host after one of these was elected there, not
+ * failed back.
+ */
+const OWN_REASONS = /fence|stopping|no healthy backend|etcd names|lease is gone|member leads/;
+
+/**
+ * No fail-back: the recovered host takes the VIP back only when its holder
+ * let it go for a reason of its own, never because the old holder came back
+ * (keepalived's preemption, which costs every connection on the VIP twice).
+ */
+function failBack(r: TrialRecord, v: VipOutcome): Invariant {
+  const name = `no fail-back of ${v.name} VIP`;
+  const retakes = r.journal.filter(
+    (e) =>
+      e.host === r.target && e.event.kind === "vip-acquired" && e.event.vip === v.name && e.at >= r.recoverAt,
+  );
+  for (const retake of retakes) {
+    const release = r.journal
+      .filter(
+        (e) =>
+          e.event.kind === "vip-released" &&
+          e.event.vip === v.name &&
+          e.host !== r.target &&
+          e.at <= retake.at,
+      )
+      .sort((a, b) => b.at - a.at)[0];
+    const reason = String(release?.event.reason ?? "");
+    if (release && !OWN_REASONS.test(reason))
+      return {
+        name,
+        holds: false,
+        detail: `${release.host} handed it back to ${r.target} after it recovered: ${reason}`,
+      };
+  }
+  const back = r.holdings.some((h) => h.vip === v.address && h.host === r.target && h.start > r.recoverAt);
+  return {
+    name,
+    holds: true,
+    detail: back
+      ? `back on ${r.target} only after its holder let it go (${retakes.length} election${retakes.length === 1 ? "" : "s"} there)`
+      : `stayed off ${r.target} after it recovered`,
+  };
+}
+
 /** The report of one trial, judged against `budgets`. */
 export function report(r: TrialRecord, budgets: Budgets): TrialReport {
   const t0 = r.faultAt;
@@ -207,19 +254,8 @@ export function report(r: TrialRecord, budgets: Budgets): TrialReport {
         ? r.writes.error
         : `${r.writes.acknowledged} acknowledged, ${r.writes.lost.length} missing after the heal, ${r.writes.indeterminate} indeterminate`,
     });
-  for (const v of vips.filter((v) => v.holderBefore === r.target && v.takenOverAt !== undefined)) {
-    // back on the faulted holder once it recovered: a fail-back
-    const back = r.holdings.some(
-      (h) => h.vip === v.address && h.host === v.holderBefore && h.start > r.recoverAt,
-    );
-    invariants.push({
-      name: `no fail-back of ${v.name} VIP`,
-      holds: !back,
-      detail: back
-        ? `went back to ${v.holderBefore} after it recovered`
-        : `stayed off ${v.holderBefore} after it recovered`,
-    });
-  }
+  for (const v of vips.filter((v) => v.holderBefore === r.target && v.takenOverAt !== undefined))
+    invariants.push(failBack(r, v));
   const overBudget: string[] = [];
   for (const c of clients) {
     if (c.longestMs > budgets.maxOutageMs)

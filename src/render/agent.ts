@@ -124,6 +124,8 @@ ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=1s
 LimitNOFILE=1048576
+# ahead of the host's other work: the VIP fence and the address changes it spawns must not wait for a busy CPU
+Nice=-10
 
 [Install]
 WantedBy=multi-user.target

@@ -218,14 +218,22 @@ function vipRows(cluster: Cluster, obs: ClusterObservation): { rows: VipRow[]; p
   const rows = floatingAddresses(cluster).map((vip): VipRow => {
     const onHosts = obs.hosts.filter((h) => h.addresses.includes(vip.address)).map((h) => h.name);
     const key = obs.vipKeys?.find((k) => k.name === vip.name);
-    const arp = obs.arp.find((a) => a.vip === vip.address);
+    const arp = obs.arp.find((a) => a.vip === vip.address) ?? {
+      vip: vip.address,
+      macs: [],
+      skipped: "no host that could ask was reachable",
+    };
     const answeredBy = [...new Set((arp?.macs ?? []).map((m) => macOwner.get(m) ?? m))];
     const holderAgent = obs.hosts
       .flatMap((h) =>
         (h.agent?.vips ?? []).filter((v) => v.name === vip.name).map((v) => ({ host: h.name, v })),
       )
       .sort((a, b) => b.v.lastTransition - a.v.lastTransition);
-    const took = holderAgent.find((a) => a.v.holder) ?? holderAgent[0];
+    // the agent that says it holds it, on a host that has the address when one does
+    const took =
+      holderAgent.find((a) => a.v.holder && onHosts.includes(a.host)) ??
+      holderAgent.find((a) => a.v.holder) ??
+      holderAgent[0];
     if (onHosts.length === 0)
       problems.push({ severity: "degraded", subject: vip.title, message: `no host holds the ${vip.title}` });
     if (onHosts.length > 1)

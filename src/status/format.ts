@@ -75,7 +75,7 @@ export function formatStatus(r: StatusReport): string {
               ],
         ),
       ]),
-      `member lists ${r.etcd.memberListsAgree ? "agree" : "DISAGREE"}${
+      `member lists ${r.etcd.members.some((m) => m.members) ? (r.etcd.memberListsAgree ? "agree" : "DISAGREE") : "could not be read"}${
         r.etcd.hashKv
           ? `; hashkv at revision ${r.etcd.hashKv.revision} ${r.etcd.hashKv.agree ? "agrees" : "DIFFERS"}`
           : ""

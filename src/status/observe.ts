@@ -460,7 +460,8 @@ async function connectAll(ctx: ClusterContext, failures: Map<string, string>): P
         try {
           h.transport = await ctx.connect(h.spec, ctx);
         } catch (err) {
-          failures.set(h.spec.name, (err as Error).message);
+          // a host error already starts with the host's name, which the row says
+          failures.set(h.spec.name, (err as Error).message.replace(new RegExp(`^${h.spec.name}: `), ""));
         }
       }),
   );

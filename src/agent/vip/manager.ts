@@ -18,7 +18,10 @@
  *   deadline = s + T·(1 − ρ) − margin, margin = 150 ms, covering
  *   - the fence check's period, FENCE_TICK_MS = 50 ms;
  *   - event-loop lateness: 50 ms (GC pauses of this small heap are a few ms);
- *   - `ip addr del` itself: a process start and one netlink call, ~5 ms measured; 25 ms allowed;
+ *   - `ip addr del` itself: a process start and one netlink call, ~5 ms measured; 25 ms allowed
+ *     (the unit runs the agent at Nice=-10: on a host whose CPU is saturated a
+ *     spawn at normal priority was seen to take 300 ms, and `kubeha drill`
+ *     measured two holders for that long);
  *   - 25 ms spare.
  * etcd revokes expired leases in a loop every 500 ms, so the next election
  * comes 0 to 500 ms after the expiry: slack this margin does not count on.
