@@ -163,7 +163,7 @@ function setup(cluster: Cluster, stateDir: string, connect: Connector): Setup {
 }
 
 /** The host `target` means, from what status saw. */
-function resolveTarget(s: Setup, fault: FaultName, target: string | undefined, before: StatusReport): string {
+function resolveTarget(fault: FaultName, target: string | undefined, before: StatusReport): string {
   if (fault === "etcd-leader") {
     const leader = before.etcd.leader;
     if (!leader) throw new ExpectedExit("no etcd member leads: there is no leader to kill");
@@ -183,7 +183,7 @@ function resolveTarget(s: Setup, fault: FaultName, target: string | undefined, b
 }
 
 /** Refuses a fault that breaks a capability which now holds, unless forced; names what would break. */
-function checkSurvivable(fault: Fault, before: StatusReport, force: boolean): void {
+export function checkSurvivable(fault: Fault, before: StatusReport, force: boolean): void {
   const breaks: string[] = [];
   for (const cap of before.capabilities.filter((c) => c.verdict === "up" || c.verdict === "degraded")) {
     for (const r of cap.requirements) {
@@ -351,7 +351,7 @@ async function trial(
         hint: "a drill on a cluster that is already hurt measures something else: heal it first, or add --force",
       },
     );
-  const target = resolveTarget(s, opts.fault, opts.target, before);
+  const target = resolveTarget(opts.fault, opts.target, before);
   const fault = makeFault(s.ctx, platform, {
     fault: opts.fault,
     target,

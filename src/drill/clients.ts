@@ -45,6 +45,28 @@ export interface ClientTls {
   readonly key?: string;
 }
 
+/** Runs `once` every `limits.intervalMs` until stopped or `limits.maxMs` passed, recording each request. */
+function requestLoop(limits: Limits, once: () => Promise<Recorded>) {
+  const history: Recorded[] = [];
+  let stopped = false;
+  const done = (async () => {
+    const until = Date.now() + limits.maxMs;
+    while (!stopped && Date.now() < until) {
+      history.push(await once());
+      await sleep(limits.intervalMs);
+    }
+  })();
+  return {
+    history,
+    done,
+    stop: async () => {
+      stopped = true;
+      await done;
+      return history;
+    },
+  };
+}
+
 const short = (err: unknown) => {
   const e = err as NodeJS.ErrnoException;
   return e.code ?? e.message?.slice(0, 60) ?? String(err);
@@ -72,8 +94,6 @@ export function httpLoop(opts: {
       : new Agent({ keepAlive: true, maxSockets: 1 })
     : false;
   const ok = opts.ok ?? ((code: number) => code === 200);
-  const history: Recorded[] = [];
-  let stopped = false;
   const once = () =>
     new Promise<Recorded>((resolve) => {
       const start = epochMs();
@@ -94,19 +114,12 @@ export function httpLoop(opts: {
       req.once("error", (err) => done("failed", short(err)));
       req.end();
     });
-  const loop = (async () => {
-    const until = Date.now() + opts.limits.maxMs;
-    while (!stopped && Date.now() < until) {
-      history.push(await once());
-      await sleep(opts.limits.intervalMs);
-    }
-  })();
+  const loop = requestLoop(opts.limits, once);
   return {
     name: opts.name,
     description: opts.description,
     stop: async () => {
-      stopped = true;
-      await loop;
+      const history = await loop.stop();
       if (agent) agent.destroy();
       return history;
     },
@@ -219,41 +232,33 @@ export function etcdWriter(opts: {
   limits: Limits;
 }): DrillClient & { check(): Promise<WriteCheck> } {
   const client = new EtcdClient(opts.endpoints, opts.tls, 1000);
-  const history: Recorded[] = [];
   const acked: string[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    const until = Date.now() + opts.limits.maxMs;
-    for (let seq = 0; !stopped && Date.now() < until; seq++) {
-      const key = `${opts.prefix}${String(seq).padStart(6, "0")}`;
-      const start = epochMs();
-      try {
-        await client.put(key, String(start));
-        acked.push(key);
-        history.push({ start, end: epochMs(), outcome: "ok" });
-      } catch (err) {
-        const timedOut = err instanceof EtcdError && err.code === 4; // DEADLINE_EXCEEDED
-        history.push({
-          start,
-          end: epochMs(),
-          outcome: timedOut ? "indeterminate" : "failed",
-          error: err instanceof EtcdError ? err.message.slice(0, 60) : short(err),
-        });
-      }
-      await sleep(opts.limits.intervalMs);
+  let seq = 0;
+  const loop = requestLoop(opts.limits, async () => {
+    const key = `${opts.prefix}${String(seq++).padStart(6, "0")}`;
+    const start = epochMs();
+    try {
+      await client.put(key, String(start));
+      acked.push(key);
+      return { start, end: epochMs(), outcome: "ok" };
+    } catch (err) {
+      const timedOut = err instanceof EtcdError && err.code === 4; // DEADLINE_EXCEEDED
+      return {
+        start,
+        end: epochMs(),
+        outcome: timedOut ? "indeterminate" : "failed",
+        error: err instanceof EtcdError ? err.message.slice(0, 60) : short(err),
+      };
     }
-  })();
+  });
+  const history = loop.history;
   return {
     name: opts.name,
     description: opts.description,
-    stop: async () => {
-      stopped = true;
-      await loop;
-      return history;
-    },
+    stop: loop.stop,
     /** Reads the keys back (linearizable), then deletes them. */
     async check() {
-      await loop;
+      await loop.done;
       const indeterminate = history.filter((r) => r.outcome === "indeterminate").length;
       try {
         let present: Set<string> | undefined;

@@ -1,6 +1,9 @@
 /** What a drill concludes from what it recorded: outage windows, holdings from address events, invariants, budgets. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { checkSurvivable } from "../actions/drill.js";
+import type { StatusReport } from "../status/assess.js";
+import type { Fault } from "./faults.js";
 import { outageWindows, quantile, type Request, summarize } from "./history.js";
 import { holdingsFrom, overlaps } from "./observers.js";
 import { report, type TrialRecord } from "./report.js";
@@ -255,5 +258,47 @@ describe("trial report", () => {
       "api-new: longest outage 3900 ms > 2500 ms",
       "node-local: 1 failed requests > 0",
     ]);
+  });
+});
+
+describe("refusals", () => {
+  const before = {
+    capabilities: [
+      {
+        name: "etcdQuorum",
+        title: "etcd quorum",
+        verdict: "degraded",
+        detail: "",
+        requirements: [
+          {
+            what: "etcd members",
+            service: "etcd",
+            hosts: ["cp1", "cp2", "cp3"],
+            alive: ["cp1", "cp2"],
+            atLeast: 2,
+            canLoseMore: 0,
+          },
+        ],
+      },
+    ],
+  } as unknown as StatusReport;
+  const fault = (target: string, services?: string[]): Fault => ({
+    name: "kill",
+    target,
+    ...(services && { services }),
+    description: `a fault on ${target}`,
+    inject: async () => {},
+    recover: async () => {},
+  });
+
+  it("refuses a fault that would break a capability which holds now, naming it, unless forced", () => {
+    assert.throws(
+      () => checkSurvivable(fault("cp1", ["etcd"]), before, false),
+      /refusing a fault on cp1: it would break etcd quorum: 1 of 3 etcd members would be left, it needs 2/,
+    );
+    assert.throws(() => checkSurvivable(fault("cp2"), before, false), /would break etcd quorum/);
+    checkSurvivable(fault("cp1", ["etcd"]), before, true);
+    checkSurvivable(fault("cp1", ["apiserver"]), before, false); // not a service the requirement counts
+    checkSurvivable(fault("cp3"), before, false); // already counted out
   });
 });

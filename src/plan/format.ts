@@ -10,7 +10,9 @@ export function formatPlan(plan: Plan): string {
   const out: string[] = [];
   const ep = plan.endpoint;
   const endpoint =
-    ep.mode === "vip" ? `VIP ${ep.vip}:${ep.port} (kubeha floats it)` : `external ${ep.address}:${ep.port}`;
+    ep.mode === "vip"
+      ? `VIP ${ep.vip}:${ep.port} (kubeha floats it)`
+      : `external ${ep.address}:${ep.port} (your load balancer: outside this model, so the API survives only what it survives; \`kubeha status\` checks it answers)`;
   out.push(`Cluster ${plan.cluster}: ${hosts(plan.hosts.length)}, API endpoint ${endpoint}`, "");
   out.push(
     table([["HOST", "ADDRESS", "ROLES"], ...plan.hosts.map((h) => [h.name, h.address, h.roles.join(",")])]),

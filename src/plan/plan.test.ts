@@ -148,3 +148,16 @@ describe("plan", () => {
     assert.ok(plan.findings.some((f) => f.severity === "warning" && f.path === "spec.hosts"));
   });
 });
+
+describe("an external API endpoint", () => {
+  it("is named as a dependency outside the model, which status checks", async () => {
+    const { formatPlan } = await import("./format.js");
+    const spec = baseSpec();
+    spec.spec.controlPlane.endpoint = { mode: "external", address: "192.168.61.150", port: 6443 };
+    const text = formatPlan(buildPlan(loadObject(spec)));
+    assert.match(
+      text,
+      /API endpoint external 192\.168\.61\.150:6443 \(your load balancer: outside this model.*kubeha status/,
+    );
+  });
+});

@@ -228,7 +228,7 @@ function arpAskers(ctx: ClusterContext): Map<string, string[]> {
 }
 
 /** The checks a round runs on `host`. */
-export function hostProbes(
+function hostProbes(
   ctx: ClusterContext,
   host: ClusterHost,
   arp: readonly string[] = [],
