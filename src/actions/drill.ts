@@ -78,13 +78,18 @@ export interface DrillOptions {
   readonly connect?: Connector;
 }
 
-/** The budgets of `cluster` (ARCHITECTURE §7): a VIP takeover is its lease and 1.5 s, an etcd election two election timeouts and 1 s. */
+/**
+ * The budgets of `cluster`: the spec's `drill.budgets`, or from ARCHITECTURE
+ * §7 and the spec's timings: a VIP takeover is its lease and 1.5 s, an etcd
+ * election two election timeouts and 1 s; no failed request through a
+ * node-local proxy while an apiserver is killed.
+ */
 export function defaultBudgets(cluster: Cluster): Budgets {
   const vipMs = floatingAddresses(cluster).map((v) => v.leaseTtlSeconds * 1000 + 1500);
   const etcdMs = 2 * cluster.etcd.electionMs + 1000;
   return {
-    maxOutageMs: Math.max(etcdMs, ...vipMs),
-    nodeLocalProxyFailures: 0,
+    maxOutageMs: cluster.drill.maxOutageMs ?? Math.max(etcdMs, ...vipMs),
+    nodeLocalProxyFailures: cluster.drill.nodeLocalProxyFailures ?? 0,
   };
 }
 

@@ -1,7 +1,8 @@
 /** What a drill concludes from what it recorded: outage windows, holdings from address events, invariants, budgets. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkSurvivable } from "../actions/drill.js";
+import { checkSurvivable, defaultBudgets } from "../actions/drill.js";
+import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import type { StatusReport } from "../status/assess.js";
 import type { Fault } from "./faults.js";
 import { outageWindows, quantile, type Request, summarize } from "./history.js";
@@ -300,5 +301,24 @@ describe("refusals", () => {
     checkSurvivable(fault("cp1", ["etcd"]), before, true);
     checkSurvivable(fault("cp1", ["apiserver"]), before, false); // not a service the requirement counts
     checkSurvivable(fault("cp3"), before, false); // already counted out
+  });
+});
+
+describe("budgets", () => {
+  it("come from the spec's timings, or from drill.budgets where the spec says", () => {
+    const spec = baseSpec();
+    spec.spec.controlPlane.endpoint.leaseTtlSeconds = 3;
+    assert.deepEqual(defaultBudgets(loadObject(spec).cluster), {
+      maxOutageMs: 4500,
+      nodeLocalProxyFailures: 0,
+    });
+    spec.spec.controlPlane.endpoint.leaseTtlSeconds = 4;
+    spec.spec.etcd = { heartbeatMs: 250, electionMs: 2500 };
+    assert.equal(defaultBudgets(loadObject(spec).cluster).maxOutageMs, 6000);
+    spec.spec.drill = { budgets: { maxOutageMs: 2000, nodeLocalProxyFailures: 2 } };
+    assert.deepEqual(defaultBudgets(loadObject(spec).cluster), {
+      maxOutageMs: 2000,
+      nodeLocalProxyFailures: 2,
+    });
   });
 });

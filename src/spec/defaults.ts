@@ -150,6 +150,8 @@ export interface Cluster {
     readonly kubeProxy: ComponentSettings & { readonly mode: "iptables" | "nftables" | "ipvs" };
     readonly containerd: RuntimeSource;
   };
+  /** What `kubeha drill` holds each trial to, where the spec says (absent: derived, actions/drill.ts). */
+  readonly drill: { readonly maxOutageMs?: number; readonly nodeLocalProxyFailures?: number };
   readonly pki: {
     readonly keyAlgorithm: KeyAlgorithm;
     readonly caValidityDays: number;
@@ -252,6 +254,7 @@ export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly numb
       },
       containerd: runtimeWithDefaults(s.kubernetes?.containerd),
     },
+    drill: { ...s.drill?.budgets },
     pki: { ...DEFAULTS.pki, ...s.pki },
   };
 }

@@ -282,6 +282,33 @@ export const ClusterSpecSchema = z
         .refine((i) => !(i.vip && i.vips), { error: "give either vip or vips, not both", path: ["vips"] })
         .optional()
         .describe("The ingress edge"),
+      drill: z
+        .strictObject({
+          budgets: z
+            .strictObject({
+              maxOutageMs: z
+                .number()
+                .int()
+                .min(0)
+                .max(600_000)
+                .optional()
+                .describe(
+                  "The longest a drill's client may go without service (default: the longest of a VIP lease + 1.5 s and two etcd election timeouts + 1 s)",
+                ),
+              nodeLocalProxyFailures: z
+                .number()
+                .int()
+                .min(0)
+                .optional()
+                .describe(
+                  "Failed requests allowed through a node-local proxy when an apiserver is killed or stopped (default 0)",
+                ),
+            })
+            .optional()
+            .describe("What `kubeha drill` holds each trial to"),
+        })
+        .optional()
+        .describe("`kubeha drill` settings"),
       pki: z
         .strictObject({
           keyAlgorithm: z

@@ -92,7 +92,6 @@ function healthy(cluster: Cluster): ClusterObservation {
       name: v.name,
       holder: v.candidates[0]?.name ?? "",
       lease: "42",
-      readFrom: "cp1",
     })),
     arp: vips.map((v) => {
       const i = cluster.hosts.findIndex((h) => h.name === v.candidates[0]?.name);

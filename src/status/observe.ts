@@ -108,8 +108,6 @@ export interface VipKey {
   /** The holder's host name; "" after a clean hand-over. */
   readonly holder: string;
   readonly lease: string;
-  /** The host whose member answered. */
-  readonly readFrom: string;
 }
 
 /** Who answered an ARP request for a VIP, asked from a host that does not hold it. */
@@ -261,7 +259,7 @@ function hostProbes(
     // the interface the VIP's segment is on; arping (iputils) prints each reply with the answering MAC
     probes.set(
       `arp:${vip}`,
-      `command -v arping >/dev/null || { echo 'arping is not installed'; exit 3; }; dev=$(ip -o route get ${vip} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); arping -c 1 -I "$dev" ${vip}; true`,
+      `command -v arping >/dev/null || { echo 'arping is not installed'; exit 3; }; dev=$(ip -o route get ${vip} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); arping -c 2 -w 2 -I "$dev" ${vip}; true`,
     );
   }
   return probes;
@@ -488,9 +486,9 @@ export async function observe(
   opts: ObserveOptions = {},
   now = Date.now(),
 ): Promise<ClusterObservation> {
-  const certificates = checkCerts(ctx.cluster, pkiDirOf(ctx.stateDir), new Date(now)).catch(
-    () => [] as CertRow[],
-  );
+  const certificates = opts.skipCertificates
+    ? Promise.resolve([] as CertRow[])
+    : checkCerts(ctx.cluster, pkiDirOf(ctx.stateDir), new Date(now)).catch(() => [] as CertRow[]);
   const external = externalEndpoint(ctx);
   const failures = new Map<string, string>();
   const [direct] = await Promise.all([
@@ -527,7 +525,6 @@ export async function observe(
       name: k.key.slice(VIP_PREFIX.length),
       holder: k.value,
       lease: k.lease,
-      readFrom: keySource.obs.name,
     }),
   );
   const [leaderInfo, hashKv] = await Promise.all([
