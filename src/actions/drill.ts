@@ -10,38 +10,29 @@
  * judged (drill/report.ts). `--each-host` powers off every host in turn and
  * checks what happened against `plan --what-if HOST`.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ExpectedExit } from "../core/errors.js";
-import { HostPki, pkiPath } from "../core/host-paths.js";
-import { hostPort, httpsUrl } from "../core/ip.js";
-import { pkiDirOf } from "../core/state-dir.js";
 import { sleep } from "../core/wait.js";
-import { ClusterContext, type ClusterHost, type Connector } from "../deploy/context.js";
-import {
-  type ClientTls,
-  clockOffset,
-  type DrillClient,
-  epochMs,
-  etcdWriter,
-  httpLoop,
-  remoteCurlLoop,
-  watchLoop,
-} from "../drill/clients.js";
+import type { ClusterContext, ClusterHost, Connector } from "../deploy/context.js";
+import { epochMs } from "../drill/clients.js";
 import { type Fault, type FaultName, makeFault, type Platform } from "../drill/faults.js";
-import { type Holding, type JournalEvent, journalSince, watchAddresses } from "../drill/observers.js";
+import { startObservers } from "../drill/lineup.js";
+import { type Holding, type JournalEvent, journalSince } from "../drill/observers.js";
 import { type Aggregate, aggregate, type Budgets, report, type TrialReport } from "../drill/report.js";
-import { KUBEHA_PREFIX } from "../etcd/keyspace.js";
-import { operatorEtcdClient, operatorEtcdTls } from "../etcd/operator-client.js";
-import { clientUrl } from "../etcd/urls.js";
-import { ADMIN_CONF, apiEndpointUrl } from "../pki/inventory.js";
-import { parseKubeconfig } from "../pki/kubeconfig.js";
+import {
+  artifactsDir,
+  checkSurvivable,
+  defaultBudgets,
+  resolveTarget,
+  type Setup,
+  setup,
+  untilHealthy,
+} from "../drill/session.js";
 import { type CapabilityName, capabilitiesOf, survives } from "../plan/capabilities.js";
 import type { Cluster } from "../spec/defaults.js";
-import { HostList } from "../spec/host-list.js";
 import { floatingAddresses } from "../spec/vips.js";
-import { assess, type StatusReport } from "../status/assess.js";
-import { type ObserveOptions, observe } from "../status/observe.js";
+import type { StatusReport } from "../status/report.js";
 import { statusConnector } from "./status.js";
 
 const WARM_UP_MS = 2000;
@@ -50,20 +41,6 @@ const HEALTHY_WAIT_MS = 120_000;
 const BEFORE_WAIT_MS = 30_000;
 /** Clients run this long after status is healthy again, to show they are. */
 const COOL_DOWN_MS = 1500;
-/**
- * Pause between a client's requests: ten a second each resolves an outage to
- * 0.1 s and keeps the clients' own load (a TLS handshake per new connection)
- * small beside what they measure; a lab shares two cores among its hosts.
- */
-const CLIENT_INTERVAL_MS = 100;
-/** Clients that open a TLS connection per request ask half as often: a handshake costs the server most. */
-const NEW_CONNECTION_INTERVAL_MS = 200;
-/** A request that takes longer has failed; long enough that a loaded lab's slow answers are latency, not outages. */
-const REQUEST_TIMEOUT_MS = 2000;
-/** Between status rounds while waiting for healthy: each round reads every host, which a lab feels. */
-const STATUS_PAUSE_MS = 3000;
-/** A watch with a heartbeat each second is stalled after two missed. */
-const WATCH_STALL_MS = 2000;
 
 export interface DrillOptions {
   readonly fault: FaultName;
@@ -76,21 +53,6 @@ export interface DrillOptions {
   readonly platform: Platform | ((ctx: ClusterContext) => Platform);
   readonly log: (line: string) => void;
   readonly connect?: Connector;
-}
-
-/**
- * The budgets of `cluster`: the spec's `drill.budgets`, or from ARCHITECTURE
- * §7 and the spec's timings: a VIP takeover is its lease and 1.5 s, an etcd
- * election two election timeouts and 1 s; no failed request through a
- * node-local proxy while an apiserver is killed.
- */
-export function defaultBudgets(cluster: Cluster): Budgets {
-  const vipMs = floatingAddresses(cluster).map((v) => v.leaseTtlSeconds * 1000 + 1500);
-  const etcdMs = 2 * cluster.etcd.electionMs + 1000;
-  return {
-    maxOutageMs: cluster.drill.maxOutageMs ?? Math.max(etcdMs, ...vipMs),
-    nodeLocalProxyFailures: cluster.drill.nodeLocalProxyFailures ?? 0,
-  };
 }
 
 export interface DrillReport {
@@ -106,233 +68,6 @@ export interface DrillReport {
   readonly passed: boolean;
   /** Where the report and the raw histories were kept. */
   readonly artifacts: string;
-}
-
-/** The context, TLS and endpoints every trial uses. */
-interface Setup {
-  readonly cluster: Cluster;
-  readonly stateDir: string;
-  readonly ctx: ClusterContext;
-  readonly status: ObserveOptions;
-  readonly apiTls: ClientTls;
-  readonly run: string;
-}
-
-async function statusRound(s: Setup): Promise<StatusReport> {
-  return assess(s.cluster, await observe(s.ctx, s.status));
-}
-
-/** Status rounds until one says healthy (when it started, epoch ms) or `maxMs` passed; the last report. */
-async function untilHealthy(s: Setup, maxMs: number): Promise<{ report: StatusReport; healthyAt?: number }> {
-  const deadline = Date.now() + maxMs;
-  for (;;) {
-    const t = epochMs();
-    const report = await statusRound(s);
-    if (report.verdict === "healthy") return { report, healthyAt: t };
-    if (Date.now() + STATUS_PAUSE_MS > deadline) return { report };
-    await sleep(STATUS_PAUSE_MS);
-  }
-}
-
-function setup(cluster: Cluster, stateDir: string, connect: Connector): Setup {
-  const pki = pkiDirOf(stateDir);
-  let admin: ReturnType<typeof parseKubeconfig>;
-  try {
-    admin = parseKubeconfig(readFileSync(join(pki, ADMIN_CONF), "utf8"));
-  } catch {
-    admin = undefined;
-  }
-  if (!admin)
-    throw new ExpectedExit(`no ${ADMIN_CONF} in the state directory ${stateDir}`, {
-      hint: "run `kubeha up` first; a drill needs the cluster it made",
-    });
-  const etcd = operatorEtcdClient(cluster, stateDir);
-  return {
-    cluster,
-    stateDir,
-    ctx: new ClusterContext(
-      {
-        cluster,
-        stateDir,
-        report: { phase: () => {}, host: () => {}, info: () => {} },
-        connect,
-        concurrency: 50,
-        dryRun: false,
-      },
-      (spec) => ({ spec }),
-    ),
-    status: { skipCertificates: true, ...(etcd && { etcd }) },
-    apiTls: { ca: admin.caPem, cert: admin.certPem, key: admin.keyPem },
-    run: new Date().toISOString().replace(/[:.]/g, "").slice(0, 15),
-  };
-}
-
-/** The host `target` means, from what status saw. */
-function resolveTarget(fault: FaultName, target: string | undefined, before: StatusReport): string {
-  if (fault === "etcd-leader") {
-    const leader = before.etcd.leader;
-    if (!leader) throw new ExpectedExit("no etcd member leads: there is no leader to kill");
-    return leader;
-  }
-  if (!target) throw new ExpectedExit(`--fault ${fault} needs --target`, { code: "USAGE", exitCode: 2 });
-  if (target === "api-vip-holder" || target === "ingress-vip-holder") {
-    const vip = before.vips.find((v) => (target === "api-vip-holder" ? v.name === "api" : v.name !== "api"));
-    const holder = vip?.onHosts.length === 1 ? vip.onHosts[0] : undefined;
-    if (!holder)
-      throw new ExpectedExit(
-        `${target}: ${vip ? `the ${vip.title} has ${vip.onHosts.length} holders` : "no such VIP in this cluster"}`,
-      );
-    return holder;
-  }
-  return target;
-}
-
-/** Refuses a fault that breaks a capability which now holds, unless forced; names what would break. */
-export function checkSurvivable(fault: Fault, before: StatusReport, force: boolean): void {
-  const breaks: string[] = [];
-  for (const cap of before.capabilities.filter((c) => c.verdict === "up" || c.verdict === "degraded")) {
-    for (const r of cap.requirements) {
-      const hit = r.alive.includes(fault.target) && (!fault.services || fault.services.includes(r.service));
-      if (hit && r.alive.length - 1 < r.atLeast)
-        breaks.push(
-          `${cap.title}: ${r.alive.length - 1} of ${r.hosts.length} ${r.what} would be left, it needs ${r.atLeast}`,
-        );
-    }
-  }
-  if (breaks.length > 0 && !force)
-    throw new ExpectedExit(`refusing ${fault.description}: it would break ${breaks.join("; ")}`, {
-      hint: "that is what `kubeha plan` predicts for this loss; add --force to drill it anyway",
-    });
-}
-
-interface Running {
-  readonly clients: DrillClient[];
-  readonly writer?: ReturnType<typeof etcdWriter>;
-  readonly watches: Awaited<ReturnType<typeof watchAddresses>>[];
-  readonly offsets: Map<string, number>;
-  readonly nodeLocal?: string;
-}
-
-/** Starts the clients outside the failure domain of a fault on `target`, and the address watches. */
-async function startObservers(
-  s: Setup,
-  target: string,
-  maxMs: number,
-  ingressVip?: string,
-): Promise<Running> {
-  const { cluster, ctx } = s;
-  const limits = { maxMs, intervalMs: CLIENT_INTERVAL_MS };
-  const api = apiEndpointUrl(cluster);
-  const standin = cluster.kubernetes.binaries.source === "standin";
-  const clients: DrillClient[] = [
-    httpLoop({
-      name: "api-new",
-      description: `GET ${api}/readyz, a new connection each`,
-      url: `${api}/readyz`,
-      reuse: false,
-      tls: s.apiTls,
-      timeoutMs: REQUEST_TIMEOUT_MS,
-      limits: { ...limits, intervalMs: NEW_CONNECTION_INTERVAL_MS },
-    }),
-    httpLoop({
-      name: "api-reused",
-      description: `GET ${api}/readyz on one kept-alive connection`,
-      url: `${api}/readyz`,
-      reuse: true,
-      tls: s.apiTls,
-      timeoutMs: REQUEST_TIMEOUT_MS,
-      limits,
-    }),
-    watchLoop({
-      name: "api-watch",
-      description: standin
-        ? `a long watch through ${api} (the stand-in's, a heartbeat each second)`
-        : `a long watch of kube-system ConfigMaps through ${api}`,
-      url: standin
-        ? `${api}/watch`
-        : `${api}/api/v1/namespaces/kube-system/configmaps?watch=1&allowWatchBookmarks=true&timeoutSeconds=600`,
-      tls: s.apiTls,
-      heartbeat: standin,
-      stallMs: WATCH_STALL_MS,
-      limits: { ...limits, intervalMs: 50 },
-    }),
-  ];
-  const offsets = new Map<string, number>();
-  await Promise.all(
-    ctx.hosts.map(async (h) => {
-      if (h.transport) offsets.set(h.spec.name, await clockOffset(h.transport).catch(() => 0));
-    }),
-  );
-  let nodeLocal: string | undefined;
-  const worker = ctx.hosts.find(
-    (h) => !h.spec.roles.includes("controlplane") && h.spec.name !== target && h.transport,
-  );
-  if (worker?.transport) {
-    const url = `${httpsUrl("127.0.0.1", cluster.controlPlane.nodeLocalProxyPort)}/readyz`;
-    nodeLocal = "node-local";
-    clients.push(
-      remoteCurlLoop({
-        name: nodeLocal,
-        description: `curl ${url} on ${worker.spec.name}, a new connection each (what a pod there sees)`,
-        transport: worker.transport,
-        url,
-        caFile: pkiPath(HostPki.ca.cert),
-        run: s.run,
-        offsetMs: offsets.get(worker.spec.name) ?? 0,
-        limits: { ...limits, intervalMs: 250 },
-      }),
-    );
-  }
-  let writer: ReturnType<typeof etcdWriter> | undefined;
-  const tls = operatorEtcdTls(cluster, s.stateDir);
-  const members = new HostList(cluster.hosts).etcdMembers();
-  if (tls && members.length > 0) {
-    writer = etcdWriter({
-      name: "etcd-writes",
-      description: `sequential puts under ${KUBEHA_PREFIX}drill/ through every member, read back after the heal`,
-      endpoints: members.map(clientUrl),
-      tls,
-      prefix: `${KUBEHA_PREFIX}drill/${s.run}/${Date.now()}/`,
-      limits,
-    });
-    clients.push(writer);
-  }
-  const ingress = floatingAddresses(cluster).filter((v) => v.role === "edge");
-  const vip = ingress.find((v) => v.address === ingressVip) ?? ingress[0];
-  if (vip) {
-    const url = `http://${hostPort(vip.address, vip.ports[0] ?? 80)}/`;
-    const answered = (code: number) => code > 0 && code < 500;
-    clients.push(
-      httpLoop({
-        name: "ingress-new",
-        description: `GET ${url}, a new connection each`,
-        url,
-        reuse: false,
-        timeoutMs: REQUEST_TIMEOUT_MS,
-        limits: { ...limits, intervalMs: NEW_CONNECTION_INTERVAL_MS },
-        ok: answered,
-      }),
-      httpLoop({
-        name: "ingress-reused",
-        description: `GET ${url} on one kept-alive connection`,
-        url,
-        reuse: true,
-        timeoutMs: REQUEST_TIMEOUT_MS,
-        limits,
-        ok: answered,
-      }),
-    );
-  }
-  const vips = floatingAddresses(cluster).map((v) => v.address);
-  const candidates = ctx.hosts.filter((h) =>
-    floatingAddresses(cluster).some((v) => v.candidates.some((c) => c.name === h.spec.name)),
-  );
-  const watches = await Promise.all(
-    candidates.flatMap((h) =>
-      h.transport ? [watchAddresses(h.transport, vips, s.run, maxMs, offsets.get(h.spec.name) ?? 0)] : [],
-    ),
-  );
-  return { clients, ...(writer && { writer }), watches, offsets, ...(nodeLocal && { nodeLocal }) };
 }
 
 /** One trial of `fault`; `predicted`: the loss is plan's to judge (--each-host), so no refusal. */
@@ -429,12 +164,6 @@ async function trial(
   };
   keepRaw(`trial-${n}-raw.json`, record);
   return { report: report(record, budgets), fault, after };
-}
-
-function artifactsDir(stateDir: string, run: string, what: string): string {
-  const dir = join(stateDir, "drills", `${run}-${what}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
 }
 
 /** Runs `opts.trials` trials of one fault and reports them. */

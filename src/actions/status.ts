@@ -4,17 +4,17 @@
  * between rounds (`--watch`), reconnecting hosts that were out of reach.
  */
 import { join } from "node:path";
-import { ClusterContext, type Connector, type Reporter } from "../deploy/context.js";
+import { ClusterContext, type Connector, silentReporter } from "../deploy/context.js";
 import { operatorEtcdClient } from "../etcd/operator-client.js";
 import type { Cluster } from "../spec/defaults.js";
-import { assess, type StatusReport } from "../status/assess.js";
-import { type ObserveOptions, observe } from "../status/observe.js";
+import { assess } from "../status/assess.js";
+import type { ObserveOptions } from "../status/observation.js";
+import { observe } from "../status/observe.js";
+import type { StatusReport } from "../status/report.js";
 import { connectSsh } from "../transport/ssh.js";
 
 /** How long connecting to one host may take: status never waits long for a host that is down. */
 const CONNECT_TIMEOUT_MS = 3000;
-
-const silent: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
 
 /** SSH with a short connect timeout; host keys pinned as `up` pins them. */
 export const statusConnector: Connector = (host, ctx) =>
@@ -31,7 +31,14 @@ export class StatusSession {
     const etcd = operatorEtcdClient(cluster, stateDir);
     this.options = { ...options, ...(etcd && { etcd }) };
     this.ctx = new ClusterContext(
-      { cluster, stateDir, report: silent, connect, concurrency: cluster.hosts.length, dryRun: false },
+      {
+        cluster,
+        stateDir,
+        report: silentReporter,
+        connect,
+        concurrency: cluster.hosts.length,
+        dryRun: false,
+      },
       (spec) => ({ spec }),
     );
   }

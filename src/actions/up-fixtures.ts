@@ -1,13 +1,13 @@
 /** Helpers for tests that deploy: a silent reporter, and `up` of a test lab's own spec. */
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Reporter } from "../deploy/context.js";
+import { type Reporter, silentReporter } from "../deploy/context.js";
 import { loadCluster } from "../plan/load.js";
 import type { Cluster } from "../spec/defaults.js";
 import { up } from "./up.js";
 
 /** A reporter that prints nothing. */
-export const quiet: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
+export const quiet: Reporter = silentReporter;
 
 /**
  * Copies the cluster.yaml of the lab in `labDir` to `work` and runs `up` on it,

@@ -25,6 +25,9 @@ export interface Reporter {
   info(line: string): void;
 }
 
+/** A reporter that prints nothing: for commands whose output is a report of their own (status, drill). */
+export const silentReporter: Reporter = { phase: () => {}, host: () => {}, info: () => {} };
+
 /** Opens a transport to a host (SSH in real runs, a scripted fake in unit tests). */
 export type Connector = (host: Host, ctx: ClusterContext) => Promise<Transport>;
 

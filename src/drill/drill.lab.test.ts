@@ -18,7 +18,7 @@ import { sleep } from "../core/wait.js";
 import { Lab } from "../lab/lab.js";
 import { controlPlaneLab, labScratch, labSkipReason } from "../lab/lab-fixtures.js";
 import type { Cluster } from "../spec/defaults.js";
-import type { StatusReport } from "../status/assess.js";
+import type { StatusReport } from "../status/report.js";
 import { labPlatform } from "./faults.js";
 import type { TrialReport } from "./report.js";
 

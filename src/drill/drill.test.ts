@@ -1,13 +1,13 @@
 /** What a drill concludes from what it recorded: outage windows, holdings from address events, invariants, budgets. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkSurvivable, defaultBudgets } from "../actions/drill.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
-import type { StatusReport } from "../status/assess.js";
+import type { StatusReport } from "../status/report.js";
 import type { Fault } from "./faults.js";
 import { outageWindows, quantile, type Request, summarize } from "./history.js";
 import { holdingsFrom, overlaps } from "./observers.js";
 import { report, type TrialRecord } from "./report.js";
+import { checkSurvivable, defaultBudgets } from "./session.js";
 
 const ok = (start: number, end = start + 5): Request => ({ start, end, outcome: "ok" });
 const failed = (start: number, error = "ECONNREFUSED", end = start + 5): Request => ({

@@ -7,7 +7,7 @@ import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import { floatingAddresses } from "../spec/vips.js";
 import { assess } from "./assess.js";
 import { formatStatus } from "./format.js";
-import type { ClusterObservation, HostObservation } from "./observe.js";
+import type { ClusterObservation, HostObservation } from "./observation.js";
 
 const NOW = Date.parse("2026-12-02T10:00:00Z");
 const mac = (i: number) => `02:00:00:00:00:${i.toString(16).padStart(2, "0")}`;

@@ -1,6 +1,6 @@
 /** `kubeha status` as text: the verdicts and problems first, then one table per part. */
 import { table } from "../core/table.js";
-import type { StatusReport } from "./assess.js";
+import type { StatusReport } from "./report.js";
 
 const mb = (bytes: number | undefined) => (bytes === undefined ? "-" : `${(bytes / 1e6).toFixed(1)} MB`);
 

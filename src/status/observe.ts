@@ -12,9 +12,6 @@
  * that cannot be reached is a row that says why; nothing waits for it.
  */
 
-import { readFileSync } from "node:fs";
-import { request } from "node:https";
-import { join } from "node:path";
 import type { AgentState } from "../agent/state.js";
 import { AGENT_METRICS_PORT, HostPki, pkiPath } from "../core/host-paths.js";
 import { httpsUrl } from "../core/ip.js";
@@ -22,7 +19,6 @@ import { pkiDirOf } from "../core/state-dir.js";
 import type { ClusterContext, ClusterHost } from "../deploy/context.js";
 import type { EtcdClient } from "../etcd/client.js";
 import {
-  type EndpointStatus,
   etcdctlCommand,
   parseAlarms,
   parseEndpointStatus,
@@ -33,8 +29,6 @@ import {
 import { VIP_PREFIX } from "../etcd/keyspace.js";
 import { clientUrl } from "../etcd/urls.js";
 import { type CertRow, checkCerts } from "../pki/check.js";
-import { ADMIN_CONF, CAS } from "../pki/inventory.js";
-import { parseKubeconfig } from "../pki/kubeconfig.js";
 import { agent as agentService } from "../services/agent.js";
 import { apiserver, controllerManager, scheduler } from "../services/control-plane.js";
 import { etcd as etcdService } from "../services/etcd.js";
@@ -42,6 +36,18 @@ import { ingressController } from "../services/ingress.js";
 import { servicesOn } from "../services/registry.js";
 import { floatingAddresses } from "../spec/vips.js";
 import { type ProbeResult, runProbes } from "../transport/probes.js";
+import type {
+  ArpObservation,
+  ClusterObservation,
+  DirectMember,
+  HostObservation,
+  MemberObservation,
+  ObserveOptions,
+  ServiceObservation,
+  VipKey,
+  VipKeyValue,
+} from "./observation.js";
+import { externalEndpoint, leaders, readMembersDirect } from "./operator-reads.js";
 
 /**
  * Services whose readiness command a round runs: those plan's capabilities
@@ -56,151 +62,6 @@ const READINESS_RUN: ReadonlySet<string> = new Set(
 
 /** How long one check may take on a host, seconds. */
 const PROBE_SECONDS = 8;
-
-/** One service on one host. */
-export interface ServiceObservation {
-  /** The registry's name: etcd, apiserver, agent, kubelet ... */
-  readonly name: string;
-  readonly unit?: string;
-  /** `systemctl is-active` of its unit: active, inactive, failed, activating ... */
-  readonly active?: string;
-  /** Its readiness command passed. */
-  readonly ready: boolean;
-}
-
-/** One etcd member, as it answers on its own host. */
-export interface MemberObservation {
-  readonly status?: EndpointStatus;
-  /** Why the member did not answer its status. */
-  readonly error?: string;
-  /** The member names its member list holds, sorted (learners marked "name (learner)"). */
-  readonly members?: readonly string[];
-  readonly alarms: readonly string[];
-}
-
-/** A VIP election key as read. */
-interface VipKeyValue {
-  readonly key: string;
-  readonly value: string;
-  readonly lease: string;
-}
-
-/** One host. */
-export interface HostObservation {
-  readonly name: string;
-  readonly address: string;
-  readonly roles: readonly string[];
-  /** Why it could not be read; the other fields are empty then. */
-  readonly unreachable?: string;
-  readonly services: readonly ServiceObservation[];
-  readonly addresses: readonly string[];
-  /** Link-layer addresses of its interfaces, to name who answers ARP. */
-  readonly macs: readonly string[];
-  readonly agent?: AgentState;
-  readonly etcd?: MemberObservation;
-  /** Its apiserver's GET /readyz: HTTP code (0: no answer) and time taken. */
-  readonly apiserver?: { readonly code: number; readonly ms: number };
-}
-
-/** A VIP's election key, as etcd holds it. */
-export interface VipKey {
-  readonly name: string;
-  /** The holder's host name; "" after a clean hand-over. */
-  readonly holder: string;
-  readonly lease: string;
-}
-
-/** Who answered an ARP request for a VIP, asked from a host that does not hold it. */
-export interface ArpObservation {
-  readonly vip: string;
-  readonly observer?: string;
-  readonly macs: readonly string[];
-  /** Why it was not asked, or why asking failed. */
-  readonly skipped?: string;
-}
-
-/** Everything one status round saw. */
-export interface ClusterObservation {
-  /** When the round started, ms since the epoch. */
-  readonly time: number;
-  readonly hosts: readonly HostObservation[];
-  /** The VIP election keys (undefined: no member could be read). */
-  readonly vipKeys?: readonly VipKey[];
-  readonly arp: readonly ArpObservation[];
-  /** Each member's hash of its key space at one revision, on request. */
-  readonly hashKv?: {
-    readonly revision: number;
-    readonly hashes: Readonly<Record<string, number>>;
-    readonly error?: string;
-  };
-  /** Who leads the controller-manager and the scheduler, by their leases in the API, or why that is unknown. */
-  readonly leaders: {
-    readonly controllerManager?: string;
-    readonly scheduler?: string;
-    readonly unknown?: string;
-  };
-  /** An external load balancer's answer to /readyz (endpoint mode external). */
-  readonly external?: {
-    readonly url: string;
-    readonly code: number;
-    readonly ms: number;
-    readonly error?: string;
-  };
-  readonly certificates: readonly CertRow[];
-}
-
-export interface ObserveOptions {
-  /** Compare the members' key-space hashes (etcdctl endpoint hashkv). */
-  readonly hashKv?: boolean;
-  /**
-   * A client of every member's endpoint (etcdMembers order) with a
-   * root-role certificate: members are read from here over gRPC, which costs
-   * the hosts nothing; a member it cannot reach is read with etcdctl on its
-   * host instead.
-   */
-  readonly etcd?: EtcdClient;
-  /** Leave the certificates unchecked (a drill's rounds do not need them). */
-  readonly skipCertificates?: boolean;
-}
-
-/** A member as read over gRPC from this machine. */
-interface DirectMember {
-  readonly status?: EndpointStatus;
-  readonly members?: readonly { name: string; isLearner: boolean }[];
-  readonly alarms?: readonly string[];
-  readonly vipKeys?: readonly { key: string; value: string; lease: bigint }[];
-  /** A linearizable read through it succeeded (what `etcdctl endpoint health` checks). */
-  readonly healthy: boolean;
-}
-
-/** Reads every member over gRPC at once; a member that does not answer its status is left out. */
-async function readMembersDirect(ctx: ClusterContext, etcd: EtcdClient): Promise<Map<string, DirectMember>> {
-  const out = new Map<string, DirectMember>();
-  await Promise.all(
-    ctx.etcdMembers().map(async (m, i) => {
-      if (etcd.endpoints[i] !== clientUrl(m.spec)) return;
-      const status = await etcd.status(i).catch(() => undefined);
-      if (!status) return;
-      const [members, alarms, vipKeys, healthy] = await Promise.all([
-        etcd.memberList(i).catch(() => undefined),
-        etcd.alarms(i).catch(() => undefined),
-        etcd.list(VIP_PREFIX, { serializable: true, endpoint: i }).catch(() => undefined),
-        etcd.get("health", { endpoint: i }).then(
-          () => true,
-          () => false,
-        ),
-      ]);
-      out.set(m.spec.name, {
-        status,
-        healthy,
-        ...(members && { members }),
-        ...(alarms && { alarms }),
-        ...(vipKeys && { vipKeys }),
-      });
-    }),
-  );
-  return out;
-}
 
 const okText = (r: ProbeResult | undefined) => (r && r.code === 0 ? r.stdout : undefined);
 const parsed = <T>(r: ProbeResult | undefined, parse: (s: string) => T): T | undefined => {
@@ -356,94 +217,6 @@ const unreachableHost = (host: ClusterHost, why: string): HostObservation => ({
   addresses: [],
   macs: [],
 });
-
-/** GET `url` over TLS (CA, and a client identity when given): code and body, or code 0 and why. */
-function apiGet(
-  tls: { ca?: string; cert?: string; key?: string },
-  url: string,
-  timeoutMs: number,
-): Promise<{ code: number; body: string; ms: number }> {
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    const done = (code: number, body: string) =>
-      resolve({ code, body, ms: Math.round(performance.now() - t0) });
-    const req = request(
-      url,
-      {
-        timeout: timeoutMs,
-        agent: false,
-        servername: "", // an address, not a name: no SNI (the certificates carry the addresses)
-        ...tls,
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => {
-          body += d;
-        });
-        res.on("end", () => done(res.statusCode ?? 0, body));
-      },
-    );
-    req.once("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
-    req.once("error", (err) => done(0, err.message));
-    req.end();
-  });
-}
-
-/** The controller-manager's and scheduler's leader election leases, read from a ready apiserver directly. */
-async function leaders(
-  ctx: ClusterContext,
-  hosts: readonly HostObservation[],
-): Promise<ClusterObservation["leaders"]> {
-  const ready = hosts.find((h) => h.apiserver?.code === 200);
-  if (!ready) return { unknown: "no apiserver is ready" };
-  let kubeconfig: ReturnType<typeof parseKubeconfig>;
-  try {
-    kubeconfig = parseKubeconfig(readFileSync(join(pkiDirOf(ctx.stateDir), ADMIN_CONF), "utf8"));
-  } catch {
-    kubeconfig = undefined;
-  }
-  if (!kubeconfig) return { unknown: `no ${ADMIN_CONF} in the state directory ${ctx.stateDir}` };
-  const base = `${httpsUrl(ready.address, ctx.cluster.controlPlane.apiserverPort)}/apis/coordination.k8s.io/v1/namespaces/kube-system/leases`;
-  const read = async (name: string) => {
-    const r = await apiGet(
-      { ca: kubeconfig.caPem, cert: kubeconfig.certPem, key: kubeconfig.keyPem },
-      `${base}/${name}`,
-      2000,
-    );
-    if (r.code !== 200) return { why: `GET lease ${name} from ${ready.name}: ${r.code || r.body}` };
-    const holder = (JSON.parse(r.body) as { spec?: { holderIdentity?: string } }).spec?.holderIdentity ?? "";
-    // the identity is "HOSTNAME_UUID"
-    return { holder: holder.split("_")[0] ?? holder };
-  };
-  const [cm, sched] = await Promise.all([read("kube-controller-manager"), read("kube-scheduler")]);
-  const why = [cm.why, sched.why].filter(Boolean);
-  return {
-    ...(cm.holder !== undefined && { controllerManager: cm.holder }),
-    ...(sched.holder !== undefined && { scheduler: sched.holder }),
-    ...(why.length > 0 && { unknown: why.join("; ") }),
-  };
-}
-
-/** The external load balancer's /readyz, from this machine, verified against the cluster CA. */
-async function externalEndpoint(ctx: ClusterContext): Promise<ClusterObservation["external"]> {
-  const ep = ctx.cluster.controlPlane.endpoint;
-  if (ep.mode !== "external") return undefined;
-  const url = `${httpsUrl(ep.address, ep.port)}/readyz`;
-  let ca: string | undefined;
-  try {
-    ca = readFileSync(join(pkiDirOf(ctx.stateDir), CAS.ca.cert), "utf8");
-  } catch {
-    ca = undefined;
-  }
-  const r = await apiGet(ca ? { ca } : {}, url, 3000);
-  return {
-    url,
-    code: r.code,
-    ms: r.ms,
-    ...(r.code !== 200 && { error: r.code === 0 ? r.body : `HTTP ${r.code}` }),
-  };
-}
 
 /**
  * Connects to every host it has no connection to yet (bounded by the
