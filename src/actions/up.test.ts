@@ -7,7 +7,7 @@ import type { AddonApplier } from "../addons/apply.js";
 import { RELEASE_BINARIES } from "../binaries/kubernetes.js";
 import { report } from "../cli/run.js";
 import { ExpectedExit, HostError, MultiHostError, SpecError } from "../core/errors.js";
-import { AGENT_CONFIG, HostPki, pkiPath, Unit, unitPath } from "../core/host-paths.js";
+import { AGENT_CONFIG, HostPki, kubernetesPath, pkiPath, Unit, unitPath } from "../core/host-paths.js";
 import type { Connector } from "../deploy/context.js";
 import { changedFiles, scratch, snapshot, x509Text } from "../pki/pki-fixtures.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
@@ -200,6 +200,34 @@ describe("kubeha up on scripted hosts", () => {
     await up(cluster(), state, opts, quiet, f.connect);
     const again = await up(cluster(), state, opts, quiet, f.connect);
     assert.deepEqual(again.changes, []);
+  });
+
+  it("writes every kubeconfig that carries a client key as 0600", async () => {
+    const state = join(scratch("up-fake-kubeconfigs"), "state");
+    const f = fakes();
+    await up(cluster(), state, opts, quiet, f.connect);
+    const kubeconfigs = {
+      w1: [HostPki.kubeconfig("kubelet"), HostPki.kubeconfig("kube-proxy")],
+      cp2: [
+        HostPki.kubeconfig("kubelet"),
+        HostPki.kubeconfig("kube-proxy"),
+        HostPki.kubeconfig("controller-manager"),
+        HostPki.kubeconfig("scheduler"),
+      ],
+    };
+    for (const [name, files] of Object.entries(kubeconfigs)) {
+      for (const rel of files) {
+        const file = f.hosts.get(name)?.files.get(kubernetesPath(rel));
+        assert.ok(file, `${name} got ${rel}`);
+        assert.match(
+          file.content.toString(),
+          /client-key-data: \S+/,
+          `${name}'s ${rel} carries a client key`,
+        );
+        assert.equal(file.mode.toString(8), "600", `${name}'s ${rel} is 0600`);
+      }
+    }
+    assert.equal(f.hosts.get("w1")?.files.has(kubernetesPath(HostPki.kubeconfig("scheduler"))), false);
   });
 
   it("reports failures on several hosts together and changes nothing", async () => {

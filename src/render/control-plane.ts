@@ -192,12 +192,13 @@ rules:
 }
 
 /** What each component starts after on its host. */
+/** What a component starts after, besides network-online.target. */
 const AFTER: Record<Component, string> = {
   "kube-apiserver": "etcd.service",
   "kube-controller-manager": "kube-apiserver.service",
   "kube-scheduler": "kube-apiserver.service",
   kubelet: "containerd.service",
-  "kube-proxy": "network-online.target",
+  "kube-proxy": "",
 };
 
 const DOCS: Record<Component, string> = {
@@ -221,7 +222,7 @@ export function renderComponentUnit(cluster: Cluster, component: Component, flag
 [Unit]
 Description=Kubernetes ${component} ${cluster.kubernetes.version}${standin ? " (kubeha lab STAND-IN, not Kubernetes)" : ""}
 Documentation=${DOCS[component]}
-After=network-online.target ${AFTER[component]}
+After=${["network-online.target", AFTER[component]].filter(Boolean).join(" ")}
 Wants=network-online.target
 
 [Service]

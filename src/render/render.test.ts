@@ -2,7 +2,7 @@
 import { describe, it } from "node:test";
 import { matchSnapshot } from "../core/snapshot-fixtures.js";
 import { peerUrl } from "../etcd/urls.js";
-import type { Host } from "../spec/defaults.js";
+import { DEFAULT_RUNTIME, type Host } from "../spec/defaults.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import { renderAgentConfig, renderAgentUnit } from "./agent.js";
 import {
@@ -15,6 +15,14 @@ import {
 } from "./control-plane.js";
 import { renderBootstrapEnv, renderEtcdUnit } from "./etcd-unit.js";
 import { renderIngressNginxConf, renderIngressUnit } from "./ingress.js";
+import {
+  kubeletConfig,
+  kubeletFlags,
+  kubeProxyConfig,
+  kubeProxyFlags,
+  renderConfig,
+  renderContainerdConfig,
+} from "./node.js";
 import { renderStandinWrapper } from "./standin.js";
 
 const spec = baseSpec();
@@ -62,5 +70,26 @@ describe("renderers", () => {
     snap("scheduler-config.yaml", renderSchedulerConfig());
     snap("audit-policy.yaml", renderAuditPolicy());
     snap("kube-apiserver.standin", renderStandinWrapper(cluster, "kube-apiserver"));
+  });
+
+  it("node: kubelet's and kube-proxy's configs and units (a controlplane host, a worker), containerd's config", () => {
+    for (const name of ["cp1", "w1"]) {
+      snap(`${name}.kubelet-config.yaml`, renderConfig(kubeletConfig(cluster, host(name))));
+      snap(
+        `${name}.kubelet.service`,
+        renderComponentUnit(cluster, "kubelet", kubeletFlags(cluster, host(name))),
+      );
+      snap(`${name}.kube-proxy-config.yaml`, renderConfig(kubeProxyConfig(cluster, host(name))));
+    }
+    snap("kube-proxy.service", renderComponentUnit(cluster, "kube-proxy", kubeProxyFlags(cluster)));
+    snap("containerd.package.config.toml", renderContainerdConfig(cluster));
+    const uploaded = {
+      ...cluster,
+      kubernetes: {
+        ...cluster.kubernetes,
+        containerd: { source: "download" as const, ...DEFAULT_RUNTIME, arch: "amd64" },
+      },
+    };
+    snap("containerd.uploaded.config.toml", renderContainerdConfig(uploaded));
   });
 });
