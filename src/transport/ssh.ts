@@ -52,7 +52,9 @@ export async function connectSsh(host: Host, opts: SshOptions): Promise<Transpor
       client.setNoDelay(true); // small commands back to back: Nagle + delayed ACKs cost ~60 ms per exec
       resolve();
     });
-    client.once("error", (err: Error & { level?: string }) => {
+    // `on`, not `once`: ssh2 can emit a second error (a handshake timeout, then the connection lost), which
+    // with no listener would be thrown out of the event loop; the promise keeps the first
+    client.on("error", (err: Error & { level?: string }) => {
       if (refusal)
         return reject(
           new HostError(host.name, "connect", refusal, {
