@@ -65,7 +65,7 @@ const FENCE_TICK_MS = 50;
 const RENEW_MS = 100;
 /** The kernel lifetime is refreshed at most this often. */
 const REFRESH_MS = 250;
-/** Followers read the election key this often. */
+/** Followers read the election key this often (serializable: see campaign()). */
 const POLL_MS = 50;
 /** The holder re-reads the key this often to learn of another leader. */
 const HOLDER_CHECK_MS = 500;
@@ -235,7 +235,10 @@ export class VipManager {
   }
 
   private async campaign(): Promise<void> {
-    const kv = await this.etcd.get(this.key);
+    // without a lease, a poll (20 a second on every candidate) is a serializable read from the member the
+    // client is on, not a round through the raft leader: a stale answer only delays a claim or makes it
+    // fail, since the compare-and-swap below decides; with a kept lease the read is linearizable
+    const kv = await this.etcd.get(this.key, { serializable: this.lease === undefined });
     if (this.lease !== undefined) {
       // fenced earlier with the lease kept: take the address back if the key is still ours and renewals are fresh
       if (kv?.lease === this.lease && performance.now() < this.deadline)
