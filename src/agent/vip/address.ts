@@ -3,7 +3,7 @@
  * with a kernel lifetime, removed, probed for another holder (ARP duplicate
  * address detection) and announced (gratuitous ARP).
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { tryRunAsync as run } from "../../core/exec.js";
 
 /** What the VIP manager does to the host's network; the lab uses `ip` and `arping`, tests a recorder. */
@@ -31,30 +31,134 @@ export async function interfaceOf(address: string): Promise<string> {
 /** How long a duplicate-address probe waits for an answer once sent; on a LAN one comes in well under a millisecond. */
 const PROBE_WAIT_MS = 50;
 
-/** The real thing: `ip addr` and `arping` on interface `dev`. */
-export function ipAddressOps(vip: string, dev: string): AddressOps {
+/** How long one batch command may take before the batch is restarted. */
+const BATCH_TIMEOUT_MS = 5000;
+/**
+ * After each command: a lookup that prints one line, saying the command
+ * before it is done (not `link show`, whose filter a later `address show` in
+ * the same batch would inherit).
+ */
+const MARKER = "route get 127.0.0.1";
+const MARKER_LINE = /^local 127\.0\.0\.1 /;
+
+/**
+ * One long-lived `ip -force -o -batch -` for the address changes of this
+ * process: a lifetime refresh (four a second per VIP) or a removal is a line
+ * written to it, not a fork and exec of `ip`, which a host starved of CPU
+ * has been seen to delay by 600 ms, past the fence. After each command a
+ * marker command prints one line; what came before it (standard error is
+ * joined to standard output, so in order) is that command's output.
+ */
+export class IpBatch {
+  private proc: ChildProcess | undefined;
+  private buffer = "";
+  private lines: string[] = [];
+  private readonly waiting: {
+    resolve(out: string): void;
+    reject(err: Error): void;
+    timer: NodeJS.Timeout;
+  }[] = [];
+
+  constructor(
+    // SIGTERM ignored (and so through exec): `systemctl stop` signals every process of the unit at once, and
+    // the batch must outlive the agent's own stop, which removes the address; it ends when its input does
+    private readonly argv: readonly string[] = [
+      "sh",
+      "-c",
+      "trap '' TERM; exec stdbuf -oL ip -force -o -batch - 2>&1",
+    ],
+  ) {}
+
+  /** Runs one `ip` command (without the leading `ip`); resolves with what it printed. */
+  run(command: string): Promise<string> {
+    const proc = this.proc ?? this.start();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.restart(new Error(`ip ${command}: no answer within ${BATCH_TIMEOUT_MS} ms`)),
+        BATCH_TIMEOUT_MS,
+      );
+      this.waiting.push({ resolve, reject, timer });
+      proc.stdin?.write(`${command}\n${MARKER}\n`);
+    });
+  }
+
+  /** Ends the batch (the next command starts another). */
+  close(): void {
+    this.restart(new Error("the ip batch was closed"));
+  }
+
+  private start(): ChildProcess {
+    const [cmd = "ip", ...args] = this.argv;
+    const proc = spawn(cmd, args, { stdio: ["pipe", "pipe", "ignore"] });
+    this.proc = proc;
+    this.buffer = "";
+    this.lines = [];
+    proc.stdout?.on("data", (d: Buffer) => {
+      this.buffer += d;
+      const lines = this.buffer.split("\n");
+      this.buffer = lines.pop() ?? "";
+      for (const line of lines) {
+        if (!MARKER_LINE.test(line)) {
+          this.lines.push(line);
+          continue;
+        }
+        const w = this.waiting.shift();
+        const out = this.lines.join("\n");
+        this.lines = [];
+        if (w) {
+          clearTimeout(w.timer);
+          w.resolve(out);
+        }
+      }
+    });
+    proc.stdin?.on("error", () => {}); // a batch that died: its exit handler answers the waiting
+    proc.once("error", (err) => this.proc === proc && this.restart(err));
+    proc.once(
+      "exit",
+      (code, signal) => this.proc === proc && this.restart(new Error(`ip batch ended (${code ?? signal})`)),
+    );
+    // neither the pipes nor the child keep the agent alive; a pending command's timer does
+    proc.unref();
+    for (const stream of [proc.stdin, proc.stdout]) (stream as unknown as { unref?(): void })?.unref?.();
+    return proc;
+  }
+
+  private restart(err: Error): void {
+    const proc = this.proc;
+    this.proc = undefined;
+    proc?.kill();
+    for (const w of this.waiting.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+  }
+}
+
+/** The batch every VIP of this process shares. */
+let shared: IpBatch | undefined;
+
+/** The real thing: `ip addr` (through one batch) and `arping` on interface `dev`. */
+export function ipAddressOps(
+  vip: string,
+  dev: string,
+  batch: IpBatch = (shared ??=
+    new IpBatch()),
+): AddressOps {
   const prefix = `${vip}/32`;
+  const ip = async (command: string, fine?: RegExp) => {
+    // a batch that died or hangs: the command runs as a process of its own, as it would without a batch
+    const out = await batch.run(command).catch(async () => {
+      const r = await run("ip", command.split(" "));
+      return `${r.stdout}${r.stderr}${r.code === 0 ? "" : "\nCommand failed"}`;
+    });
+    if (/Command failed|Error:/.test(out) && !(fine && fine.test(out)))
+      throw new Error(`ip ${command}: ${out.trim()}`);
+  };
   return {
-    async hold(lifetime) {
-      const lft = String(lifetime);
-      const r = await run("ip", [
-        "addr",
-        "replace",
-        prefix,
-        "dev",
-        dev,
-        "valid_lft",
-        lft,
-        "preferred_lft",
-        lft,
-      ]);
-      if (r.code !== 0) throw new Error(`ip addr replace ${prefix} dev ${dev}: ${r.stderr.trim()}`);
-    },
-    async release() {
-      const r = await run("ip", ["addr", "del", prefix, "dev", dev]);
-      if (r.code !== 0 && !/Cannot assign requested address|Address not found/.test(r.stderr))
-        throw new Error(`ip addr del ${prefix} dev ${dev}: ${r.stderr.trim()}`);
-    },
+    hold: (lifetime) =>
+      ip(`address replace ${prefix} dev ${dev} valid_lft ${lifetime} preferred_lft ${lifetime}`),
+    release: () =>
+      ip(`address del ${prefix} dev ${dev}`, /Cannot assign requested address|Address not found/),
     claimedElsewhere() {
       // DAD probe (sender 0.0.0.0): the kernel of any host that holds the address answers, frozen agent
       // or not. arping waits whole seconds, so it is interrupted PROBE_WAIT_MS after it says it is probing
