@@ -1,5 +1,11 @@
-// What the benchmarks share: the CLI, a sleep and the statistics they print.
+// What the benchmarks share: the CLI, a sleep, the statistics they print, and
+// the drill's clients and its reading of what they saw, so that a benchmark's
+// figure is measured as `kubeha drill` measures it.
 import { spawn, spawnSync } from "node:child_process";
+import { summarize } from "../dist/drill/history.js";
+
+export { HoldWatch } from "../dist/agent/vip/vip-fixtures.js";
+export { connectLoop, httpLoop, remoteCurlLoop } from "../dist/drill/clients.js";
 
 export const bin = new URL("../bin/kubeha.js", import.meta.url).pathname;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -7,6 +13,54 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const p95 = (xs) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.95) - 1)];
+
+/**
+ * What a drill client's `history` says from a fault at `at` (epoch ms) on, read
+ * as the drill reads it (outage windows: from the first failed request to the
+ * start of the next one that succeeded): requests failed in the windows that
+ * end after the fault, and ms from the fault until requests succeeded again
+ * (0: none failed; NaN: none succeeded after).
+ */
+export function afterFault(history, at) {
+  const { windows } = summarize(
+    "",
+    "",
+    history.map((r) => ({ ...r, start: r.start - at, end: r.end - at })),
+  );
+  const after = windows.filter((w) => w.open || w.end >= 0);
+  const first = after[0];
+  return {
+    failed: after.reduce((n, w) => n + w.requests, 0),
+    ms: !first ? 0 : first.open ? Number.NaN : Math.round(first.end),
+  };
+}
+
+/** A lab host as the drill's transport (over `kubeha lab ssh`), for the drill's clients that run on a host. */
+export function labTransport(dir, host) {
+  const exec = (command) =>
+    new Promise((resolve) => {
+      const p = spawn(process.execPath, [bin, "lab", "ssh", host, "--dir", dir, "--", command], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      p.stdout.on("data", (d) => (stdout += d));
+      p.stderr.on("data", (d) => (stderr += d));
+      p.once("exit", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+  return {
+    host,
+    exec,
+    execBytes: async (command) => {
+      const r = await exec(command);
+      return { ...r, stdout: Buffer.from(r.stdout) };
+    },
+    close: async () => {},
+  };
+}
+
+/** Failed (or indeterminate) requests of a drill client's history. */
+export const failedIn = (history) => history.filter((r) => r.outcome !== "ok").length;
 
 /** Runs the kubeha CLI and returns its output; throws with the output when it fails. */
 export function kubeha(...args) {

@@ -6,7 +6,8 @@
 // configures it (every edge "state MASTER", priority 100, advert_int 1, the
 // VIP alone: IPVS is not in this kernel), with a controller check in the
 // style of the kubeadm HA guide's (interval 3, weight -2, fall 10, rise 2),
-// since the article has none. Clients run on the operator's side of the bridge.
+// since the article has none. The drill's clients run on the operator's side of the
+// bridge, and what they saw is read as `kubeha drill` reads it (outage windows).
 //   1. throughput (wrk, keep-alive and a new connection per request): through a
 //      VIP against straight to the same edge's address; two VIPs against one;
 //   2. the holder powered off: until requests succeed again, failed requests
@@ -16,11 +17,9 @@
 // Run as root: npm run build && node bench/ingress.mjs [trials=3] [partition trials=10]
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
 import { join } from "node:path";
-import { HoldWatch } from "../dist/agent/vip/vip-fixtures.js";
 import { Lab } from "../dist/lab/lab.js";
-import { bin, kubeha, median, p95, singleHolder, sleep } from "./common.mjs";
+import { afterFault, bin, HoldWatch, httpLoop, kubeha, median, p95, singleHolder, sleep } from "./common.mjs";
 
 const trials = Number(process.argv[2] ?? 3);
 const partitionTrials = Number(process.argv[3] ?? 10);
@@ -74,36 +73,6 @@ async function backInService(host) {
     await sleep(500);
   }
   throw new Error(`${host} did not come back`);
-}
-
-/** Requests `url` every 10 ms for `ms` (new connection each, or one keep-alive connection); each request as [start, end, ok]. */
-async function probeHttp(url, ms, keepAlive) {
-  const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
-  const end = Date.now() + ms;
-  const log = [];
-  while (Date.now() < end) {
-    const t = Date.now();
-    const ok = await new Promise((resolve) => {
-      const req = http.get(url, { agent, timeout: 300 }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode === 200));
-      });
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", () => resolve(false));
-    });
-    log.push([t, Date.now(), ok]);
-    await sleep(10);
-  }
-  if (agent) agent.destroy();
-  return log;
-}
-/** From a probe's log: failed requests started after `at`, and ms from `at` until one succeeded after the first of them. */
-function outcome(log, at) {
-  const after = log.filter(([t]) => t >= at - 300);
-  const failed = after.filter(([, , ok]) => !ok);
-  if (failed.length === 0) return { failed: 0, ms: 0 };
-  const back = after.find(([t, , ok]) => ok && t > failed[0][0]);
-  return { failed: failed.length, ms: back ? back[1] - at : Number.NaN };
 }
 
 /** Runs wrk against every URL at once (background shells), summing requests/s. */
@@ -169,7 +138,18 @@ try {
     const victim = await settled(vip);
     const ms =
       fault === "kill" ? 15_000 : system === "keepalived" && fault === "stopController" ? 45_000 : 10_000;
-    const probes = [false, true].map((k) => probeHttp(`http://${vip}/`, ms, k));
+    // the drill's ingress clients: a new connection per request, and one kept-alive connection
+    const clients = [false, true].map((reuse) =>
+      httpLoop({
+        name: reuse ? "ingress-reused" : "ingress-new",
+        description: `GET http://${vip}/`,
+        url: `http://${vip}/`,
+        reuse,
+        timeoutMs: 300,
+        limits: { maxMs: ms + 5000, intervalMs: 10 },
+      }),
+    );
+    const begun = Date.now();
     await sleep(1000);
     let at = Date.now();
     if (fault === "kill") await lab.kill(victim);
@@ -178,9 +158,10 @@ try {
         fault === "stopAgent" ? (system === "kubeha" ? "kubeha-agent" : "keepalived") : "kubeha-ingress";
       at = Number(lab.ssh(victim, `date +%s%3N; systemctl stop ${unit}`).stdout.split("\n")[0]);
     }
-    const [fresh, keep] = await Promise.all(probes);
-    results[fault][system].new.push(outcome(fresh, at));
-    results[fault][system].keep.push(outcome(keep, at));
+    await sleep(Math.max(0, begun + ms - Date.now()));
+    const [fresh, keep] = await Promise.all(clients.map((c) => c.stop()));
+    results[fault][system].new.push(afterFault(fresh, at));
+    results[fault][system].keep.push(afterFault(keep, at));
     if (fault === "kill") await lab.start(victim);
     else lab.ssh(victim, `systemctl start ${UNITS}`);
     await backInService(victim);

@@ -1,19 +1,31 @@
 #!/usr/bin/env node
 // A rolling change of the control plane under load, on real lab hosts: `kubeha up`
 // with a changed kube-apiserver flag restarts cp1..cp3 one at a time, each ready
-// again and back in every load balancer before the next. Meanwhile bounded client
-// loops request /version (a new connection per request, and keep-alive) through
-// w1's node-local proxy (the kubeha agent, 127.0.0.1:6443), through HAProxy as in
+// again and back in every load balancer before the next. Meanwhile bounded clients
+// request /version (a new connection per request: the drill's clients, a curl loop
+// on w1 and an HTTPS client here; keep-alive: the drill's reused-connection client
+// here, one curl reusing its connection on w1) through w1's node-local proxy (the kubeha agent, 127.0.0.1:6443), through HAProxy as in
 // kubeadm's HA sample (option httpchk GET /healthz, default inter/fall/rise;
 // 127.0.0.1:7443) and nginx stream as RKE's nginx-proxy (no active checks;
 // 127.0.0.1:8443), all on w1 in front of the same apiservers, and from this
 // machine through the API VIP. Prints failed requests per path and trial.
 // Run as root: npm run build && node bench/rolling.mjs [trials]
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { bin, kubeha, labShell, median, sleep, startPeerProxies } from "./common.mjs";
+import {
+  bin,
+  failedIn,
+  httpLoop,
+  kubeha,
+  labShell,
+  labTransport,
+  median,
+  remoteCurlLoop,
+  sleep,
+  startPeerProxies,
+} from "./common.mjs";
 
 const trials = Number(process.argv[2] ?? 3);
 const work = mkdtempSync("/var/tmp/kubeha-bench-rolling-");
@@ -24,23 +36,11 @@ const addr = (h) => `${CIDR}.${11 + cps.indexOf(h)}`;
 const LOOP_SECONDS = 60;
 
 const { ssh, sshAsync } = labShell(dir);
-/** Runs `argv` on this machine; resolves with its output. */
-const shellAsync = (argv) =>
-  new Promise((resolve) => {
-    const p = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.once("exit", () => resolve(out));
-  });
-
 const PORTS = { kubeha: 6443, haproxy: 7443, nginx: 8443 };
-// time-bounded loops printing "ok failed": a new connection per request, or keep-alive (curl reuses one connection for its URLs)
-const loop = (cacert, url, mode) => {
+// keep-alive on w1: one curl reusing its connection for 200 URLs at a time, until stopped; prints "ok failed"
+const loop = (cacert, url) => {
   const curl = `curl -s -m 5 --cacert ${cacert}`;
-  const once =
-    mode === "new connection"
-      ? `c=$(${curl} -o /dev/null -w '%{http_code}' ${url}); [ "$c" = 200 ] && o=$((o+1)) || f=$((f+1)); sleep 0.01`
-      : `r=$(${curl} -w '%{http_code}\\n' $(for i in $(seq 200); do printf -- '-o /dev/null ${url} '; done)); o=$((o+$(echo "$r" | grep -c '^200$'))); f=$((f+$(echo "$r" | grep -vc '^200$')))`;
+  const once = `r=$(${curl} -w '%{http_code}\\n' $(for i in $(seq 200); do printf -- '-o /dev/null ${url} '; done)); o=$((o+$(echo "$r" | grep -c '^200$'))); f=$((f+$(echo "$r" | grep -vc '^200$')))`;
   return `o=0; f=0; end=$(( $(date +%s) + ${LOOP_SECONDS} )); while [ $(date +%s) -lt $end ] && [ ! -e /tmp/kubeha-bench-stop ]; do ${once}; done; echo "$o $f"`;
 };
 
@@ -75,15 +75,43 @@ try {
       writeFileSync(specFile, stringify(spec));
       ssh("w1", "rm -f /tmp/kubeha-bench-stop");
       rmSync("/tmp/kubeha-bench-stop", { force: true });
+      const limits = { maxMs: LOOP_SECONDS * 1000, intervalMs: 10 };
+      // each client started, and how to end it with its { ok, failed }
+      const counted = (history) => ({ ok: history.length - failedIn(history), failed: failedIn(history) });
       const loops = [
-        ...Object.entries(PORTS).map(([name, port]) =>
-          sshAsync("w1", loop("/etc/kubernetes/pki/ca.crt", `https://127.0.0.1:${port}/version`, mode)).then(
-            (out) => [name, out],
-          ),
-        ),
-        shellAsync(["sh", "-c", loop(join(state, "pki/ca.crt"), `https://${vip}:6443/version`, mode)]).then(
-          (out) => ["VIP", out],
-        ),
+        ...Object.entries(PORTS).map(([name, port]) => {
+          const url = `https://127.0.0.1:${port}/version`;
+          if (mode === "new connection") {
+            const c = remoteCurlLoop({
+              name,
+              description: `curl on w1 to ${url}`,
+              transport: labTransport(dir, "w1"),
+              url,
+              caFile: "/etc/kubernetes/pki/ca.crt",
+              run: `bench-${name}-${round}`,
+              offsetMs: 0,
+              limits,
+            });
+            return async () => [name, counted(await c.stop())];
+          }
+          const out = sshAsync("w1", loop("/etc/kubernetes/pki/ca.crt", url));
+          return async () => {
+            const [ok, failed] = (await out).trim().split("\n").at(-1).split(" ").map(Number);
+            return [name, { ok, failed }];
+          };
+        }),
+        (() => {
+          const c = httpLoop({
+            name: "VIP",
+            description: `GET https://${vip}:6443/version`,
+            url: `https://${vip}:6443/version`,
+            reuse: mode === "keep-alive",
+            tls: { ca: readFileSync(join(state, "pki/ca.crt"), "utf8") },
+            timeoutMs: 5000,
+            limits,
+          });
+          return async () => ["VIP", counted(await c.stop())];
+        })(),
       ];
       await sleep(1500);
       const t0 = performance.now();
@@ -94,8 +122,7 @@ try {
       await sleep(1500);
       ssh("w1", "touch /tmp/kubeha-bench-stop");
       writeFileSync("/tmp/kubeha-bench-stop", "");
-      for (const [name, text] of await Promise.all(loops)) {
-        const [ok, failed] = text.trim().split("\n").at(-1).split(" ").map(Number);
+      for (const [name, { ok, failed }] of await Promise.all(loops.map((finish) => finish()))) {
         const key = `${mode}|${name}`;
         results[key] = [...(results[key] ?? []), { ok, failed }];
       }

@@ -4,9 +4,10 @@
 // holds .101 as the seed articles configure it (VRRP, advert_int 1, priority
 // 101 on cp1 and 100 on the others, a check_apiserver track script with
 // interval 3, weight -2, fall 10, rise 2) with HAProxy listening on it as in
-// kubeadm's keepalived + HAProxy setup. A client on the operator's side of
-// the bridge connects to each VIP every 10 ms; every host's kernel address
-// events say who held which VIP when.
+// kubeadm's keepalived + HAProxy setup. The drill's TCP client on the
+// operator's side of the bridge connects to the VIP every 10 ms, and its
+// outage windows are read as the drill reads them; every host's kernel address
+// events, read into holdings as the drill reads them, say who held which VIP when.
 //   1. the holder's host is powered off: time until the VIP answers again;
 //   2. the holder's agent (or keepalived) is stopped cleanly: the same;
 //   3. the holder is cut off from the other hosts for 10 s: ms two hosts held the VIP;
@@ -15,10 +16,19 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { HoldWatch, probeVip } from "../dist/agent/vip/vip-fixtures.js";
 import { leaderInStatus } from "../dist/etcd/etcdctl.js";
 import { Lab } from "../dist/lab/lab.js";
-import { bin, kubeha, median, p95, singleHolder, sleep } from "./common.mjs";
+import {
+  afterFault,
+  bin,
+  connectLoop,
+  HoldWatch,
+  kubeha,
+  median,
+  p95,
+  singleHolder,
+  sleep,
+} from "./common.mjs";
 
 const trials = Number(process.argv[2] ?? 5);
 const partitionTrials = Number(process.argv[3] ?? 30);
@@ -102,11 +112,6 @@ const watchAll = () =>
       ),
     ]),
   );
-/** Ms from `at` until the VIP answered again (0 when no probe failed around it). */
-const outageAfter = (probe, at) => {
-  const o = probe.outages.find(([a, b]) => b >= at && a <= at + 5000);
-  return o ? o[1] - Math.max(o[0], at) : 0;
-};
 const UNIT = { kubeha: "kubeha-agent", keepalived: "keepalived" };
 /** Waits until `host` runs both VIP daemons again. */
 async function backInService(host) {
@@ -157,13 +162,20 @@ try {
     const vip = VIPS[system];
     const victim = await settled(vip);
     const leader = etcdLeader() === victim;
-    const probing = probeVip(vip, 6443, fault === "kill" ? 12_000 : 6000);
+    const client = connectLoop({
+      name: `${system}-vip`,
+      description: `TCP connects to ${vip}:6443`,
+      host: vip,
+      port: 6443,
+      timeoutMs: 100,
+      limits: { maxMs: 15_000, intervalMs: 10 },
+    });
     await sleep(1000);
     let at = Date.now();
     if (fault === "kill") await lab.kill(victim);
     else at = Number(lab.ssh(victim, `date +%s%3N; systemctl stop ${UNIT[system]}`).stdout.split("\n")[0]);
-    const probe = await probing;
-    results[fault][system].push(outageAfter(probe, at));
+    await sleep(Math.max(0, at + (fault === "kill" ? 11_000 : 5000) - Date.now()));
+    results[fault][system].push(afterFault(await client.stop(), at).ms);
     if (fault === "kill") {
       results.killedLeader[system].push(leader);
       await lab.start(victim);

@@ -101,7 +101,7 @@ async function trial(
   const ingressVip = before.vips.find((v) => v.name !== "api" && v.onHosts.includes(target))?.address;
   const maxMs = opts.holdSeconds * 1000 + HEALTHY_WAIT_MS + 30_000;
   opts.log(`trial ${n}: ${fault.description}, held ${opts.holdSeconds} s`);
-  const running = await startObservers(s, target, maxMs, ingressVip);
+  const running = await startObservers(s, target, maxMs, platform.sameClock, ingressVip);
   await sleep(WARM_UP_MS);
 
   const faultAt = epochMs();
@@ -129,7 +129,9 @@ async function trial(
     await Promise.all(
       s.ctx.hosts.map((h) =>
         h.transport
-          ? journalSince(h.transport, faultAt - 1000, running.offsets.get(h.spec.name) ?? 0).catch(() => [])
+          ? journalSince(h.transport, faultAt - 1000, running.clocks.get(h.spec.name)?.offsetMs ?? 0).catch(
+              () => [],
+            )
           : [],
       ),
     )
@@ -237,18 +239,21 @@ const CAPABILITY_CLIENT: Record<CapabilityName, string> = {
   ingress: "ingress-new",
 };
 
+/** A request begun this soon after the fault may have been answered by the dying host. */
+const IN_FLIGHT_MS = 1000;
+
 /**
- * Did `client` get served while the fault was still on, once its budget for
- * a failover had passed? That is the capability surviving the loss.
+ * Did `client` get served while the fault was still on (past the requests
+ * that were in flight when it struck)? That is the capability surviving the
+ * loss; how fast it came back is the trial's budget verdict, not this.
  */
-function servedDuringFault(t: TrialReport, client: string, budgets: Budgets): boolean | undefined {
+function servedDuringFault(t: TrialReport, client: string): boolean | undefined {
   const c = t.clients.find((x) => x.name === client);
   if (!c) return undefined;
-  const from = budgets.maxOutageMs;
   const to = t.recoverAt;
+  if (to <= IN_FLIGHT_MS) return undefined;
   // the windows are the failures; a success in [from, to] is a moment without a window covering it
-  if (to <= from) return undefined;
-  const covered = c.windows.filter((w) => w.start <= from && (w.open || w.end >= to));
+  const covered = c.windows.filter((w) => w.start <= IN_FLIGHT_MS && (w.open || w.end >= to));
   return covered.length === 0 && c.requests > 0;
 }
 
@@ -265,6 +270,8 @@ export async function drillEachHost(
   const keep = (name: string, data: unknown) =>
     writeFileSync(join(dir, name), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
   const caps = capabilitiesOf(cluster).filter((c) => c.configured);
+  // held long enough that a failover within its budget is seen serving while the host is still off
+  const holdSeconds = Math.max(opts.holdSeconds, Math.ceil(budgets.maxOutageMs / 1000) + 2);
   const hosts: EachHostReport["hosts"][number][] = [];
   let prior: StatusReport | undefined;
   try {
@@ -272,7 +279,14 @@ export async function drillEachHost(
       const { report: t, after } = await trial(
         s,
         i + 1,
-        { ...opts, fault: "power-off", target: host.name, trials: 1, force: opts.force ?? false },
+        {
+          ...opts,
+          holdSeconds,
+          fault: "power-off",
+          target: host.name,
+          trials: 1,
+          force: opts.force ?? false,
+        },
         platform,
         budgets,
         keep,
@@ -286,7 +300,7 @@ export async function drillEachHost(
           host: host.name,
           capability: cap.name,
           predicted: survives(cap, new Set([host.name])),
-          observed: servedDuringFault(t, client, budgets) ?? false,
+          observed: servedDuringFault(t, client) ?? false,
           evidence: client,
         };
       });

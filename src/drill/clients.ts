@@ -11,6 +11,7 @@
  */
 import { Agent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { connect } from "node:net";
 import { shq } from "../core/shell.js";
 import { sleep } from "../core/wait.js";
 import { EtcdClient, EtcdError, type EtcdTls } from "../etcd/client.js";
@@ -124,6 +125,35 @@ export function httpLoop(opts: {
       return history;
     },
   };
+}
+
+/**
+ * A loop of TCP connects, each closed at once: whether anything answers on
+ * the address at all (a VIP's holder), below any protocol. The benchmarks
+ * measure keepalived's VIP and kubeha's alike with it.
+ */
+export function connectLoop(opts: {
+  name: string;
+  description: string;
+  host: string;
+  port: number;
+  timeoutMs: number;
+  limits: Limits;
+}): DrillClient {
+  const once = () =>
+    new Promise<Recorded>((resolve) => {
+      const start = epochMs();
+      const s = connect({ host: opts.host, port: opts.port, timeout: opts.timeoutMs });
+      const done = (error?: string) => {
+        s.destroy();
+        resolve({ start, end: epochMs(), outcome: error ? "failed" : "ok", ...(error && { error }) });
+      };
+      s.once("connect", () => done());
+      s.once("error", (err) => done(short(err)));
+      s.once("timeout", () => done("timeout"));
+    });
+  const loop = requestLoop(opts.limits, once);
+  return { name: opts.name, description: opts.description, stop: loop.stop };
 }
 
 /**
@@ -338,11 +368,31 @@ export function remoteCurlLoop(opts: {
   };
 }
 
-/** The host's clock minus this machine's, ms, from one round trip (its midpoint). */
-export async function clockOffset(t: Transport): Promise<number> {
-  const before = epochMs();
-  const r = await t.exec("date +%s%N", { timeoutMs: 5000 });
-  const after = epochMs();
-  const remote = Number(r.stdout.trim()) / 1e6;
-  return Number.isFinite(remote) && r.code === 0 ? remote - (before + after) / 2 : 0;
+/** A host's clock against this machine's: `offsetMs` host minus here, true within ± `errorMs`. */
+export interface Clock {
+  readonly offsetMs: number;
+  readonly errorMs: number;
+}
+
+/** The clock of a host that runs on this machine's kernel (a lab host): the same clock. */
+export const SAME_CLOCK: Clock = { offsetMs: 0, errorMs: 0 };
+
+/**
+ * A host's clock from `samples` round trips, NTP's way: the midpoint of the
+ * shortest one, true within half of it. One sample on a busy host can be off
+ * by hundreds of ms, enough to invent two VIP holders from a clean hand-over.
+ */
+export async function measureClock(t: Transport, samples = 5): Promise<Clock> {
+  let best: Clock | undefined;
+  for (let i = 0; i < samples; i++) {
+    const before = epochMs();
+    const r = await t.exec("date +%s%N", { timeoutMs: 5000 });
+    const after = epochMs();
+    const remote = Number(r.stdout.trim()) / 1e6;
+    if (r.code !== 0 || !Number.isFinite(remote)) continue;
+    const clock = { offsetMs: remote - (before + after) / 2, errorMs: (after - before) / 2 };
+    if (!best || clock.errorMs < best.errorMs) best = clock;
+  }
+  if (!best) throw new Error(`${t.host}: \`date +%s%N\` gave no time`);
+  return best;
 }

@@ -1,8 +1,11 @@
 /** What a drill concludes from what it recorded: outage windows, holdings from address events, invariants, budgets. */
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { describe, it } from "node:test";
+import { sleep } from "../core/wait.js";
 import { baseSpec, loadObject } from "../spec/spec-fixtures.js";
 import type { StatusReport } from "../status/report.js";
+import { connectLoop, epochMs } from "./clients.js";
 import type { Fault } from "./faults.js";
 import { outageWindows, quantile, type Request, summarize } from "./history.js";
 import { holdingsFrom, overlaps } from "./observers.js";
@@ -54,6 +57,37 @@ describe("outage windows", () => {
   });
 });
 
+describe("connect loop", () => {
+  it("records a refused connect as a failure with its cause, and the outage as one window", async () => {
+    const server = createServer((s) => s.destroy());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const client = connectLoop({
+      name: "tcp",
+      description: "connects",
+      host: "127.0.0.1",
+      port,
+      timeoutMs: 200,
+      limits: { maxMs: 5000, intervalMs: 10 },
+    });
+    await sleep(150);
+    const down = epochMs();
+    await new Promise((r) => server.close(r));
+    await sleep(150);
+    const up = epochMs();
+    await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+    await sleep(150);
+    const history = await client.stop();
+    server.close();
+    const s = summarize("tcp", "connects", history);
+    assert.ok(s.failures > 0 && s.requests > s.failures, `${s.failures} of ${s.requests} failed`);
+    assert.equal(s.windows.length, 1, JSON.stringify(s.windows));
+    const [w] = s.windows;
+    assert.ok(w && w.start >= down && w.end >= up, JSON.stringify({ w, down, up }));
+    assert.match(w?.errors.join() ?? "", /ECONNREFUSED/);
+  });
+});
+
 describe("VIP holdings from address events", () => {
   const initial =
     "2: host0    inet 192.168.61.11/24 brd 192.168.61.255 scope global host0\\\n2: host0    inet 192.168.61.100/32 scope global dynamic host0\\\n";
@@ -65,21 +99,35 @@ describe("VIP holdings from address events", () => {
   const t = (s: string) => Date.parse(`2026-12-02T10:00:${s}Z`);
 
   it("turn the addresses at the start and each add and delete into intervals, corrected by the clock offset", () => {
-    const h = holdingsFrom("cp1", ["192.168.61.100", "192.168.61.200"], initial, events, t("00.000"), 250);
+    const clock = { offsetMs: 250, errorMs: 4 };
+    const h = holdingsFrom("cp1", ["192.168.61.100", "192.168.61.200"], initial, events, t("00.000"), clock);
     assert.deepEqual(h, [
-      { host: "cp1", vip: "192.168.61.100", start: t("00.000"), end: t("02.500") - 250 },
-      { host: "cp1", vip: "192.168.61.200", start: t("05.250") - 250 },
+      { host: "cp1", vip: "192.168.61.100", start: t("00.000"), end: t("02.500") - 250, errorMs: 4 },
+      { host: "cp1", vip: "192.168.61.200", start: t("05.250") - 250, errorMs: 4 },
     ]);
   });
 
   it("measure two holders at once as the overlap of intervals, and none for a clean hand-over", () => {
-    const a = { host: "cp1", vip: "v", start: 0, end: 1000 };
-    assert.deepEqual(overlaps([a, { host: "cp2", vip: "v", start: 1000 }], "v", 5000), { ms: 0, hosts: [] });
-    assert.deepEqual(overlaps([a, { host: "cp2", vip: "v", start: 800 }], "v", 5000), {
+    const a = { host: "cp1", vip: "v", start: 0, end: 1000, errorMs: 0 };
+    assert.deepEqual(overlaps([a, { host: "cp2", vip: "v", start: 1000, errorMs: 0 }], "v", 5000), {
+      ms: 0,
+      hosts: [],
+    });
+    assert.deepEqual(overlaps([a, { host: "cp2", vip: "v", start: 800, errorMs: 0 }], "v", 5000), {
       ms: 200,
       hosts: ["cp1", "cp2"],
     });
-    assert.deepEqual(overlaps([a, { host: "cp2", vip: "other", start: 0 }], "v", 5000), { ms: 0, hosts: [] });
+    assert.deepEqual(overlaps([a, { host: "cp2", vip: "other", start: 0, errorMs: 0 }], "v", 5000), {
+      ms: 0,
+      hosts: [],
+    });
+  });
+
+  it("count only the overlap that the two hosts' clock errors cannot explain", () => {
+    const a = { host: "cp1", vip: "v", start: 0, end: 1000, errorMs: 60 };
+    const b = (errorMs: number) => ({ host: "cp2", vip: "v", start: 800, errorMs });
+    assert.deepEqual(overlaps([a, b(140)], "v", 5000), { ms: 0, hosts: [] });
+    assert.deepEqual(overlaps([a, b(40)], "v", 5000), { ms: 100, hosts: ["cp1", "cp2"] });
   });
 });
 
@@ -105,8 +153,8 @@ describe("trial report", () => {
       { name: "node-local", description: "", history: [ok(t0), ok(t0 + 500)] },
     ],
     holdings: [
-      { host: "cp1", vip: "192.168.61.100", start: t0 - 60_000, end: t0 },
-      { host: "cp2", vip: "192.168.61.100", start: t0 + 1500 },
+      { host: "cp1", vip: "192.168.61.100", start: t0 - 60_000, end: t0, errorMs: 0 },
+      { host: "cp2", vip: "192.168.61.100", start: t0 + 1500, errorMs: 0 },
     ],
     vips: [{ name: "api", address: "192.168.61.100", holderBefore: "cp1" }],
     journal: [
@@ -145,8 +193,8 @@ describe("trial report", () => {
         ...base,
         holdings: [
           ...base.holdings.slice(0, 1),
-          { host: "cp2", vip: "192.168.61.100", start: t0 + 1500, end: t0 + 14_000 },
-          { host: "cp1", vip: "192.168.61.100", start: t0 + 15_000 },
+          { host: "cp2", vip: "192.168.61.100", start: t0 + 1500, end: t0 + 14_000, errorMs: 0 },
+          { host: "cp1", vip: "192.168.61.100", start: t0 + 15_000, errorMs: 0 },
         ],
         journal: [
           ...base.journal,
@@ -222,9 +270,9 @@ describe("trial report", () => {
           { name: "node-local", description: "", history: [ok(t0), failed(t0 + 500), ok(t0 + 600)] },
         ],
         holdings: [
-          { host: "cp1", vip: "192.168.61.100", start: t0 - 60_000, end: t0 + 1600 },
-          { host: "cp2", vip: "192.168.61.100", start: t0 + 1500, end: t0 + 13_000 },
-          { host: "cp1", vip: "192.168.61.100", start: t0 + 13_000 },
+          { host: "cp1", vip: "192.168.61.100", start: t0 - 60_000, end: t0 + 1600, errorMs: 0 },
+          { host: "cp2", vip: "192.168.61.100", start: t0 + 1500, end: t0 + 13_000, errorMs: 0 },
+          { host: "cp1", vip: "192.168.61.100", start: t0 + 13_000, errorMs: 0 },
         ],
         journal: [
           ...base.journal,

@@ -48,6 +48,8 @@ export interface Fault {
 /** How host-wide faults reach a host. */
 export interface Platform {
   readonly kind: "lab" | "hosts";
+  /** The hosts run on this machine's kernel, so their clocks are this machine's. */
+  readonly sameClock: boolean;
   powerOff(host: ClusterHost): Promise<void>;
   powerOn(host: ClusterHost): Promise<void>;
   partition(host: ClusterHost): Promise<void>;
@@ -58,6 +60,7 @@ export interface Platform {
 export function labPlatform(lab: Lab): Platform {
   return {
     kind: "lab",
+    sameClock: true,
     powerOff: (h) => lab.kill(h.spec.name),
     powerOn: (h) => lab.start(h.spec.name),
     partition: async (h) => lab.partition(h.spec.name),
@@ -82,6 +85,7 @@ export function hostsPlatform(ctx: ClusterContext, holdSeconds: number): Platfor
   const units = (h: ClusterHost) => deployedOn(ctx.cluster, h.spec).map((d) => d.unit);
   return {
     kind: "hosts",
+    sameClock: false,
     // SIGKILL to every process of every unit, then stopped so that systemd does not restart them
     powerOff: (h) =>
       onHost(

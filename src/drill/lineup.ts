@@ -11,7 +11,16 @@ import { clientUrl } from "../etcd/urls.js";
 import { apiEndpointUrl } from "../pki/inventory.js";
 import { HostList } from "../spec/host-list.js";
 import { floatingAddresses } from "../spec/vips.js";
-import { clockOffset, type DrillClient, etcdWriter, httpLoop, remoteCurlLoop, watchLoop } from "./clients.js";
+import {
+  type Clock,
+  type DrillClient,
+  etcdWriter,
+  httpLoop,
+  measureClock,
+  remoteCurlLoop,
+  SAME_CLOCK,
+  watchLoop,
+} from "./clients.js";
 import { watchAddresses } from "./observers.js";
 import type { Setup } from "./session.js";
 
@@ -32,15 +41,21 @@ export interface Running {
   readonly clients: DrillClient[];
   readonly writer?: ReturnType<typeof etcdWriter>;
   readonly watches: Awaited<ReturnType<typeof watchAddresses>>[];
-  readonly offsets: Map<string, number>;
+  /** Each host's clock against this machine's. */
+  readonly clocks: Map<string, Clock>;
   readonly nodeLocal?: string;
 }
 
-/** Starts the clients outside the failure domain of a fault on `target`, and the address watches. */
+/**
+ * Starts the clients outside the failure domain of a fault on `target`, and
+ * the address watches; `sameClock`: the hosts run on this machine's kernel
+ * (the lab), so their clock is this one.
+ */
 export async function startObservers(
   s: Setup,
   target: string,
   maxMs: number,
+  sameClock: boolean,
   ingressVip?: string,
 ): Promise<Running> {
   const { cluster, ctx } = s;
@@ -80,12 +95,13 @@ export async function startObservers(
       limits: { ...limits, intervalMs: 50 },
     }),
   ];
-  const offsets = new Map<string, number>();
+  const clocks = new Map<string, Clock>();
   await Promise.all(
     ctx.hosts.map(async (h) => {
-      if (h.transport) offsets.set(h.spec.name, await clockOffset(h.transport).catch(() => 0));
+      if (h.transport) clocks.set(h.spec.name, sameClock ? SAME_CLOCK : await measureClock(h.transport));
     }),
   );
+  const clockOf = (host: string) => clocks.get(host) ?? SAME_CLOCK;
   let nodeLocal: string | undefined;
   const worker = ctx.hosts.find(
     (h) => !h.spec.roles.includes("controlplane") && h.spec.name !== target && h.transport,
@@ -101,7 +117,7 @@ export async function startObservers(
         url,
         caFile: pkiPath(HostPki.ca.cert),
         run: s.run,
-        offsetMs: offsets.get(worker.spec.name) ?? 0,
+        offsetMs: clockOf(worker.spec.name).offsetMs,
         limits: { ...limits, intervalMs: 250 },
       }),
     );
@@ -152,8 +168,8 @@ export async function startObservers(
   );
   const watches = await Promise.all(
     candidates.flatMap((h) =>
-      h.transport ? [watchAddresses(h.transport, vips, s.run, maxMs, offsets.get(h.spec.name) ?? 0)] : [],
+      h.transport ? [watchAddresses(h.transport, vips, s.run, maxMs, clockOf(h.spec.name))] : [],
     ),
   );
-  return { clients, ...(writer && { writer }), watches, offsets, ...(nodeLocal && { nodeLocal }) };
+  return { clients, ...(writer && { writer }), watches, clocks, ...(nodeLocal && { nodeLocal }) };
 }

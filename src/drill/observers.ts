@@ -10,6 +10,7 @@
  */
 import { shq } from "../core/shell.js";
 import type { Transport } from "../transport/transport.js";
+import type { Clock } from "./clients.js";
 
 /** A host holding a VIP from `start` to `end` (epoch ms; `end` undefined: still holding). */
 export interface Holding {
@@ -17,6 +18,8 @@ export interface Holding {
   readonly vip: string;
   readonly start: number;
   readonly end?: number;
+  /** How far the host's clock may be off this machine's after correction, ms. */
+  readonly errorMs: number;
 }
 
 /** A running address watch on one host. */
@@ -40,15 +43,16 @@ export function holdingsFrom(
   initial: string,
   events: string,
   startedAt: number,
-  offsetMs: number,
+  clock: Clock,
 ): Holding[] {
+  const errorMs = clock.errorMs;
   const open = new Map<string, number>();
   const out: Holding[] = [];
   for (const vip of vips) if (initial.includes(` ${vip}/`)) open.set(vip, startedAt);
   for (const line of events.split("\n")) {
     const at = stamp(line);
     if (at === undefined) continue;
-    const t = at - offsetMs;
+    const t = at - clock.offsetMs;
     const deleted = line
       .slice(line.indexOf("]") + 1)
       .trimStart()
@@ -57,26 +61,26 @@ export function holdingsFrom(
       if (!line.includes(` ${vip}/`)) continue;
       const since = open.get(vip);
       if (deleted && since !== undefined) {
-        out.push({ host, vip, start: since, end: t });
+        out.push({ host, vip, start: since, end: t, errorMs });
         open.delete(vip);
       } else if (!deleted && since === undefined) open.set(vip, t);
     }
   }
-  for (const [vip, since] of open) out.push({ host, vip, start: since });
+  for (const [vip, since] of open) out.push({ host, vip, start: since, errorMs });
   return out;
 }
 
 /**
- * Starts `ip -ts -o monitor address` on a host for at most `maxMs`; the
- * host's clock is `offsetMs` ahead of this machine's. `ip` stamps times in
- * the host's local time zone, so the watch runs with TZ=UTC.
+ * Starts `ip -ts -o monitor address` on a host for at most `maxMs`; `clock`
+ * is the host's against this machine's. `ip` stamps times in the host's
+ * local time zone, so the watch runs with TZ=UTC.
  */
 export async function watchAddresses(
   t: Transport,
   vips: readonly string[],
   run: string,
   maxMs: number,
-  offsetMs: number,
+  clock: Clock,
 ): Promise<AddressWatch> {
   const pidFile = `/run/kubeha-drill-${run}.watch`;
   const startedAt = performance.timeOrigin + performance.now();
@@ -93,12 +97,15 @@ export async function watchAddresses(
         .exec(`kill $(cat ${pidFile}) 2>/dev/null; rm -f ${pidFile}`, { timeoutMs: 5000 })
         .catch(() => {});
       const r = await running.catch(() => ({ stdout: "" }));
-      return holdingsFrom(t.host, vips, initial, r.stdout, startedAt, offsetMs);
+      return holdingsFrom(t.host, vips, initial, r.stdout, startedAt, clock);
     },
   };
 }
 
-/** The longest time two hosts held `vip` at once, and who, from every host's holdings. */
+/**
+ * How long two hosts held `vip` at once, and who, from every host's
+ * holdings: only what no error of the two hosts' clocks can explain counts.
+ */
 export function overlaps(
   holdings: readonly Holding[],
   vip: string,
@@ -114,8 +121,9 @@ export function overlaps(
       if (a.host === b.host) continue;
       const from = Math.max(a.start, b.start);
       const to = Math.min(a.end ?? until, b.end ?? until);
-      if (to > from) {
-        ms += to - from;
+      const certain = to - from - a.errorMs - b.errorMs;
+      if (certain > 0) {
+        ms += certain;
         hosts.add(a.host).add(b.host);
       }
     }
