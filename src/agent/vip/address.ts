@@ -136,14 +136,13 @@ export class IpBatch {
 
 /** The batch every VIP of this process shares. */
 let shared: IpBatch | undefined;
+function sharedBatch(): IpBatch {
+  shared ??= new IpBatch();
+  return shared;
+}
 
 /** The real thing: `ip addr` (through one batch) and `arping` on interface `dev`. */
-export function ipAddressOps(
-  vip: string,
-  dev: string,
-  batch: IpBatch = (shared ??=
-    new IpBatch()),
-): AddressOps {
+export function ipAddressOps(vip: string, dev: string, batch: IpBatch = sharedBatch()): AddressOps {
   const prefix = `${vip}/32`;
   const ip = async (command: string, fine?: RegExp) => {
     // a batch that died or hangs: the command runs as a process of its own, as it would without a batch
@@ -151,7 +150,7 @@ export function ipAddressOps(
       const r = await run("ip", command.split(" "));
       return `${r.stdout}${r.stderr}${r.code === 0 ? "" : "\nCommand failed"}`;
     });
-    if (/Command failed|Error:/.test(out) && !(fine && fine.test(out)))
+    if (/Command failed|Error:/.test(out) && !fine?.test(out))
       throw new Error(`ip ${command}: ${out.trim()}`);
   };
   return {
