@@ -4,8 +4,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { summarize } from "../dist/drill/history.js";
 
-export { HoldWatch } from "../dist/agent/vip/vip-fixtures.js";
 export { connectLoop, httpLoop, remoteCurlLoop } from "../dist/drill/clients.js";
+export { HoldWatch } from "../dist/drill/hold-watch-fixtures.js";
 
 export const bin = new URL("../bin/kubeha.js", import.meta.url).pathname;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -118,15 +118,11 @@ export function startPeerProxies(ssh, host, apiservers) {
 export function labShell(dir) {
   return {
     ssh: (host, cmd) => kubeha("lab", "ssh", host, "--dir", dir, "--", cmd),
-    sshAsync: (host, cmd) =>
-      new Promise((resolve) => {
-        const p = spawn(process.execPath, [bin, "lab", "ssh", host, "--dir", dir, "--", cmd], {
-          stdio: ["ignore", "pipe", "inherit"],
-        });
-        let out = "";
-        p.stdout.on("data", (d) => (out += d));
-        p.once("exit", () => resolve(out));
-      }),
+    sshAsync: async (host, cmd) => {
+      const r = await labTransport(dir, host).exec(cmd);
+      process.stderr.write(r.stderr);
+      return r.stdout;
+    },
   };
 }
 

@@ -16,7 +16,6 @@ import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { drill, drillEachHost } from "../actions/drill.js";
 import { clusterStatus } from "../actions/status.js";
 import { upLab } from "../actions/up-fixtures.js";
-import { HoldWatch } from "../agent/vip/vip-fixtures.js";
 import { Unit } from "../core/host-paths.js";
 import { sleep, waitFor } from "../core/wait.js";
 import { leaderInStatus } from "../etcd/etcdctl.js";
@@ -25,6 +24,7 @@ import { controlPlaneLab, labScratch, labSkipReason, startClientLoop } from "../
 import type { Cluster } from "../spec/defaults.js";
 import type { StatusReport } from "../status/report.js";
 import { hostsPlatform, labPlatform } from "./faults.js";
+import { HoldWatch } from "./hold-watch-fixtures.js";
 import type { TrialReport } from "./report.js";
 
 const log = (line: string) => process.stderr.write(`# lab: ${line}\n`);

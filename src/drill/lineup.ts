@@ -98,7 +98,12 @@ export async function startObservers(
   const clocks = new Map<string, Clock>();
   await Promise.all(
     ctx.hosts.map(async (h) => {
-      if (h.transport) clocks.set(h.spec.name, sameClock ? SAME_CLOCK : await measureClock(h.transport));
+      // a host whose clock cannot be read is taken as this one, as before the clocks were measured
+      if (h.transport)
+        clocks.set(
+          h.spec.name,
+          sameClock ? SAME_CLOCK : await measureClock(h.transport).catch(() => SAME_CLOCK),
+        );
     }),
   );
   const clockOf = (host: string) => clocks.get(host) ?? SAME_CLOCK;
