@@ -424,6 +424,35 @@ const hostFiles = (hosts: Map<string, FakeHost>) =>
     [...h.files].map(([path, f]) => `${name}:${path} ${f.content.toString("base64").length} ${f.mode}`),
   );
 
+describe("kubeha up changing etcd", () => {
+  it("snapshots etcd on a healthy member before adding a member, and not when etcd stays as it is", async () => {
+    const state = join(scratch("up-snapshot"), "state");
+    const f = fakes();
+    await up(cluster(), state, opts, quiet, f.connect);
+    const spec = smallSpec();
+    spec.spec.hosts[3].roles = ["worker", "etcd"]; // w1 joins etcd
+    const { changes } = await up(
+      loadObject(spec).cluster,
+      state,
+      { ...opts, dryRun: true },
+      quiet,
+      f.connect,
+    );
+    const snap = changes.findIndex((c) =>
+      /^take a snapshot to \/var\/lib\/kubeha\/etcd-snapshots\/pre-up-\d{8}T\d{6}Z\.db /.test(c.what),
+    );
+    assert.ok(snap >= 0, changes.map((c) => `${c.host} ${c.what}`).join("\n"));
+    assert.match(
+      changes[snap]?.what ?? "",
+      /the members change from \[cp1, cp2, cp3\] to \[cp1, cp2, cp3, w1\]/,
+    );
+    const firstEtcdChange = changes.findIndex((c) => c.host === "w1" && /etcd/.test(c.what));
+    assert.ok(firstEtcdChange < 0 || snap < firstEtcdChange, "the snapshot comes before w1's etcd changes");
+    const same = await up(cluster(), state, { ...opts, dryRun: true }, quiet, f.connect);
+    assert.ok(!same.changes.some((c) => /snapshot/.test(c.what)), "no snapshot when etcd does not change");
+  });
+});
+
 describe("kubeha up refusing a run", () => {
   it("refuses to drop an etcd member before anything changes, on the hosts or in the state", async () => {
     const state = join(scratch("up-refuse"), "state");

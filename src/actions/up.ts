@@ -27,6 +27,7 @@ import { NodePreflight } from "../phases/node-preflight.js";
 import { PreparePki } from "../phases/prepare-pki.js";
 import { ReportVersions } from "../phases/report-versions.js";
 import { SavePki } from "../phases/save-pki.js";
+import { SnapshotBeforeChange } from "../phases/snapshot-before-change.js";
 import { StartEtcd } from "../phases/start-etcd.js";
 import { StartServices } from "../phases/start-services.js";
 import { UploadFiles } from "../phases/upload-files.js";
@@ -50,6 +51,7 @@ export const UP_PHASES: readonly Phase<DeployContext>[] = [
   ValidateHosts,
   NodePreflight,
   SavePki,
+  SnapshotBeforeChange,
   InstallPackages,
   UploadFiles,
   ConfigureEtcd,

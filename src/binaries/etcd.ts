@@ -13,10 +13,11 @@ import type { EtcdBinaries } from "../spec/defaults.js";
 import { fetchVerified, get } from "./fetch.js";
 import { readPrograms } from "./programs.js";
 
-/** The two programs a member needs. */
+/** The programs a member needs; etcdutl (snapshot restore and status) from etcd 3.5 on. */
 export interface EtcdProgramFiles {
   readonly etcd: LocalFile;
   readonly etcdctl: LocalFile;
+  readonly etcdutl?: LocalFile;
 }
 
 const NAMES = ["etcd", "etcdctl"] as const;
@@ -39,8 +40,19 @@ export function programsAt(path: string, names: readonly string[], dirs: BinaryD
 }
 
 function programs(path: string, dirs: BinaryDirs, hint: string): EtcdProgramFiles {
-  const found = programsAt(path, NAMES, dirs, hint);
-  return { etcd: found.get("etcd") as LocalFile, etcdctl: found.get("etcdctl") as LocalFile };
+  let found: Map<string, LocalFile>;
+  try {
+    found = programsAt(path, [...NAMES, "etcdutl"], dirs, hint);
+  } catch {
+    // releases before 3.5 have no etcdutl; etcdctl restores their snapshots
+    found = programsAt(path, NAMES, dirs, hint);
+  }
+  const etcdutl = found.get("etcdutl");
+  return {
+    etcd: found.get("etcd") as LocalFile,
+    etcdctl: found.get("etcdctl") as LocalFile,
+    ...(etcdutl && { etcdutl }),
+  };
 }
 
 /** The binaries to upload, or undefined when the hosts install the distribution's package. */

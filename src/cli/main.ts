@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { version } from "../core/package-info.js";
 import { registerDaemons } from "./agent.js";
 import { registerDrill } from "./drill.js";
+import { registerEtcd } from "./etcd.js";
 import { registerImport } from "./import.js";
 import { registerInit } from "./init.js";
 import { registerLab } from "./lab.js";
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerUp(program);
   registerStatus(program);
   registerDrill(program);
+  registerEtcd(program);
   registerRender(program);
   registerDaemons(program);
   registerSchema(program);

@@ -37,6 +37,11 @@ export const ERROR_CODES = [
   // refusals of up
   "MEMBER_REMOVAL_REFUSED",
   "QUORUM_AT_RISK",
+  // etcd snapshots and restore
+  "SNAPSHOT_INVALID",
+  "NO_PASSPHRASE",
+  "QUORUM_HEALTHY",
+  "PKI_MISMATCH",
   // local commands and the lab
   "COMMAND_FAILED",
   "NOT_ROOT",

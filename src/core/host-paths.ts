@@ -93,6 +93,7 @@ export const ETCD_BOOTSTRAP_ENV = `${KUBEHA_CONFIG_DIR}/etcd-bootstrap.env`;
 export const PACKAGED_ETCD = "/usr/bin/etcd";
 export const UPLOADED_ETCD = "/usr/local/bin/etcd";
 export const UPLOADED_ETCDCTL = "/usr/local/bin/etcdctl";
+export const UPLOADED_ETCDUTL = "/usr/local/bin/etcdutl";
 
 /** The self-contained host executable (the agent, and the lab's stand-ins) and the agent's config. */
 export const NODE_BINARY = "/usr/local/bin/kubeha-node";
@@ -124,3 +125,13 @@ export const AGENT_METRICS_PORT = 9942;
 export const INGRESS_DIR = `${KUBEHA_CONFIG_DIR}/ingress`;
 export const INGRESS_NGINX_CONF = `${INGRESS_DIR}/nginx.conf`;
 export const INGRESS_RUN_DIR = "/run/kubeha-ingress";
+
+/** etcd snapshots on a member host: scheduled ones and those taken before an `up` that changes etcd, 0700. */
+export const ETCD_SNAPSHOT_DIR = "/var/lib/kubeha/etcd-snapshots";
+/** The script the snapshot timer runs (render/etcd-snapshot.ts). */
+export const ETCD_SNAPSHOT_SCRIPT = "/usr/local/sbin/kubeha-etcd-snapshot";
+/** The snapshot timer and the service it starts. */
+export const ETCD_SNAPSHOT_UNIT = "kubeha-etcd-snapshot";
+/** Where a restore puts the snapshot on each member, and the restore a member's data directory came from. */
+export const ETCD_RESTORE_DIR = "/var/lib/kubeha/etcd-restore";
+export const ETCD_RESTORED_MARKER = "/var/lib/etcd/kubeha.restored";

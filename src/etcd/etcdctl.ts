@@ -15,11 +15,12 @@ export interface Member {
   readonly isLearner: boolean;
 }
 
+/** etcdctl's flags for mutual TLS with a member host's healthcheck client certificate. */
+export const ETCDCTL_TLS = `--cacert=${pkiPath(HostPki.etcdCa.cert)} --cert=${pkiPath(HostPki.etcdHealthcheckClient.cert)} --key=${pkiPath(HostPki.etcdHealthcheckClient.key)}`;
+
 /** The command line of `etcdctl args` on a member host against `endpoints` (default: its own member). */
 export function etcdctlCommand(args: string, endpoints = LOCAL_CLIENT_URL): string {
-  const client = HostPki.etcdHealthcheckClient;
-  const tls = `--cacert=${pkiPath(HostPki.etcdCa.cert)} --cert=${pkiPath(client.cert)} --key=${pkiPath(client.key)}`;
-  return `ETCDCTL_API=3 etcdctl --endpoints=${shq(endpoints)} ${tls} --dial-timeout=2s --command-timeout=5s ${args}`;
+  return `ETCDCTL_API=3 etcdctl --endpoints=${shq(endpoints)} ${ETCDCTL_TLS} --dial-timeout=2s --command-timeout=5s ${args}`;
 }
 
 /** Runs `etcdctl args` on the host against `endpoints` (default: its own member). */

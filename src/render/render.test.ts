@@ -13,6 +13,7 @@ import {
   renderSchedulerConfig,
   schedulerFlags,
 } from "./control-plane.js";
+import { renderSnapshotScript, renderSnapshotService, renderSnapshotTimer } from "./etcd-snapshot.js";
 import { renderBootstrapEnv, renderEtcdUnit } from "./etcd-unit.js";
 import { renderIngressNginxConf, renderIngressUnit } from "./ingress.js";
 import {
@@ -41,6 +42,12 @@ describe("renderers", () => {
     snap("cp6.etcd.service", renderEtcdUnit(cluster, host("cp6"), "/usr/local/bin/etcd"));
     const members = ["cp1", "cp2", "cp3", "cp6"].map((n) => ({ name: n, url: peerUrl(host(n)) }));
     snap("etcd-bootstrap.env", renderBootstrapEnv(cluster, members, "new"));
+  });
+
+  it("etcd snapshots: the script of a member, the service and the timer", () => {
+    snap("cp2.kubeha-etcd-snapshot", renderSnapshotScript(cluster, host("cp2"), 6));
+    snap("kubeha-etcd-snapshot.service", renderSnapshotService(cluster));
+    snap("kubeha-etcd-snapshot.timer", renderSnapshotTimer(12 * 3600));
   });
 
   it("agent: a VIP candidate's config and unit, and a worker's", () => {

@@ -11,6 +11,7 @@ import {
   Unit,
   UPLOADED_ETCD,
   UPLOADED_ETCDCTL,
+  UPLOADED_ETCDUTL,
   unitPath,
 } from "../core/host-paths.js";
 import { etcdctlCommand } from "../etcd/etcdctl.js";
@@ -36,6 +37,16 @@ export const etcd: HostService = {
         ? [
             { path: UPLOADED_ETCD, content: uploaded.etcd, mode: 0o755 },
             { path: UPLOADED_ETCDCTL, content: uploaded.etcdctl, mode: 0o755, onChange: "nothing" as const },
+            ...(uploaded.etcdutl
+              ? [
+                  {
+                    path: UPLOADED_ETCDUTL,
+                    content: uploaded.etcdutl,
+                    mode: 0o755,
+                    onChange: "nothing" as const,
+                  },
+                ]
+              : []),
           ]
         : []),
       {

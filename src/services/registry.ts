@@ -7,12 +7,14 @@ import type { Cluster, Host } from "../spec/defaults.js";
 import { agent } from "./agent.js";
 import { apiserver, controllerManager, scheduler } from "./control-plane.js";
 import { etcd } from "./etcd.js";
+import { etcdSnapshot } from "./etcd-snapshot.js";
 import { ingressController } from "./ingress.js";
 import { containerd, kubelet, kubeProxy, nodeSetup } from "./node.js";
 import type { HostService } from "./service.js";
 
 export const SERVICES: readonly HostService[] = [
   etcd,
+  etcdSnapshot,
   apiserver,
   controllerManager,
   scheduler,

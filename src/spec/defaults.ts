@@ -14,6 +14,8 @@ export const DEFAULTS = {
   apiserverPort: 6443,
   nodeLocalProxyPort: 6443,
   etcd: { heartbeatMs: 100, electionMs: 1000 },
+  /** RKE's: every 12 hours, six kept. */
+  etcdSnapshots: { every: "12h", keep: 6 },
   vipLeaseTtlSeconds: 2,
   ingressPorts: [80, 443],
   kubernetesVersion: "v1.34.2",
@@ -126,6 +128,8 @@ export interface Cluster {
     readonly heartbeatMs: number;
     readonly electionMs: number;
     readonly binaries: EtcdBinaries;
+    /** Scheduled snapshots; absent when turned off. */
+    readonly snapshots?: { readonly everySeconds: number; readonly keep: number };
   };
   /** Absent when the spec has no ingress section. */
   readonly ingress?: {
@@ -226,6 +230,12 @@ export function applyDefaults(input: ClusterSpecInput, hostIndex?: readonly numb
       heartbeatMs: s.etcd?.heartbeatMs ?? DEFAULTS.etcd.heartbeatMs,
       electionMs: s.etcd?.electionMs ?? DEFAULTS.etcd.electionMs,
       binaries: etcdBinariesWithDefaults(s.etcd?.binaries),
+      ...(s.etcd?.snapshots?.enabled !== false && {
+        snapshots: {
+          everySeconds: durationSeconds(s.etcd?.snapshots?.every ?? DEFAULTS.etcdSnapshots.every),
+          keep: s.etcd?.snapshots?.keep ?? DEFAULTS.etcdSnapshots.keep,
+        },
+      }),
     },
     ...(s.ingress && {
       ingress: {
@@ -275,6 +285,12 @@ function runtimeWithDefaults(
     cni: r.cni ?? DEFAULT_RUNTIME.cni,
     arch: r.arch ?? "amd64",
   };
+}
+
+/** "12h" to seconds (the schema checked the form). */
+function durationSeconds(span: string): number {
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[span.slice(-1)] ?? 1;
+  return Number(span.slice(0, -1)) * unit;
 }
 
 function etcdBinariesWithDefaults(

@@ -41,6 +41,7 @@ spec:
   etcd:
     heartbeatMs: 100
     electionMs: 1000            # at least 5 x heartbeatMs; 10 x is usual
+    snapshots: { every: 12h, keep: 6 }   # scheduled on the first healthy member; enabled: false turns them off
   # ingress:                    # Traefik on the edge hosts; floating addresses over them
   #   vips: [192.168.61.200, 192.168.61.201]   # one per edge host: every edge serves
   #   ports: [80, 443]

@@ -46,7 +46,13 @@ describe("spec loading", () => {
       heartbeatMs: 100,
       electionMs: 1000,
       binaries: { source: "download", version: "v3.6.5", arch: "amd64" },
+      snapshots: { everySeconds: 12 * 3600, keep: 6 },
     });
+    const s = baseSpec();
+    s.spec.etcd = { snapshots: { every: "90m", keep: 3 } };
+    assert.deepEqual(loadObject(s).cluster.etcd.snapshots, { everySeconds: 5400, keep: 3 });
+    s.spec.etcd = { snapshots: { enabled: false } };
+    assert.equal(loadObject(s).cluster.etcd.snapshots, undefined);
     assert.deepEqual(cluster.controlPlane.endpoint, {
       mode: "vip",
       vip: "192.168.61.100",

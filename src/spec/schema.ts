@@ -238,9 +238,29 @@ export const ClusterSpecSchema = z
             .describe(
               "Where etcd comes from (default: the upstream release v3.6.5, downloaded and checked; package: Debian's 3.4, for the lab)",
             ),
+          snapshots: z
+            .strictObject({
+              enabled: z.boolean().optional().describe("Scheduled snapshots on (default true)"),
+              every: z
+                .string()
+                .regex(/^[1-9]\d*(s|m|h|d)$/, { error: 'must be a number with s, m, h or d, like "12h"' })
+                .optional()
+                .describe("How often a snapshot is taken (default 12h)"),
+              keep: z
+                .number()
+                .int()
+                .min(1)
+                .max(1000)
+                .optional()
+                .describe("How many scheduled snapshots the timer's host keeps (default 6)"),
+            })
+            .optional()
+            .describe(
+              "Scheduled snapshots: a systemd timer on every member, and only the first healthy member in spec order takes them",
+            ),
         })
         .optional()
-        .describe("etcd timings"),
+        .describe("etcd timings, binaries and scheduled snapshots"),
       ingress: z
         .strictObject({
           vip: ipAddress

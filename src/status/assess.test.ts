@@ -99,6 +99,7 @@ function healthy(cluster: Cluster): ClusterObservation {
     }),
     leaders: { controllerManager: "cp2", scheduler: "cp3" },
     certificates: [],
+    savedSnapshots: [],
   };
 }
 
@@ -125,6 +126,38 @@ const verdicts = (r: ReturnType<typeof assess>) =>
   Object.fromEntries(r.capabilities.map((c) => [c.name, c.verdict]));
 
 describe("status verdicts", () => {
+  it("names the newest etcd snapshot on a member or saved here, and warns when scheduled ones stopped", () => {
+    const obs = withHost(healthy(cluster), "cp2", (h) => ({
+      ...h,
+      snapshots: [
+        { host: "cp2", name: "scheduled-20261202T040000Z.db", size: 9, mtime: (NOW - 3_600_000) / 1000 },
+      ],
+    }));
+    const fresh = assess(cluster, { ...obs, savedSnapshots: [{ name: "/s/a.db", time: NOW - 7_200_000 }] });
+    assert.deepEqual(fresh.snapshots.last, {
+      where: "cp2",
+      name: "scheduled-20261202T040000Z.db",
+      time: new Date(NOW - 3_600_000).toISOString(),
+      ageSeconds: 3600,
+    });
+    assert.equal(fresh.snapshots.onMembers, 1);
+    assert.equal(fresh.snapshots.savedHere, 1);
+    assert.equal(fresh.verdict, "healthy");
+    assert.ok(!fresh.problems.some((p) => p.subject === "etcd snapshots"));
+    // the default schedule is 12 h: a newest of 25 h ago means two ticks were missed
+    const stale = withHost(healthy(cluster), "cp1", (h) => ({
+      ...h,
+      snapshots: [{ host: "cp1", name: "scheduled-x.db", size: 9, mtime: (NOW - 25 * 3_600_000) / 1000 }],
+    }));
+    const r = assess(cluster, stale);
+    assert.match(
+      r.problems.find((p) => p.subject === "etcd snapshots")?.message ?? "",
+      /newest is 25 h old, scheduled every 12 h/,
+    );
+    assert.equal(r.verdict, "healthy", "a warning, not a degraded cluster");
+    assert.equal(assess(cluster, healthy(cluster)).snapshots.last, undefined);
+  });
+
   it("calls a cluster where everything answers healthy, exit 0, with the leader, lag and VIP holders", () => {
     const r = assess(cluster, healthy(cluster));
     assert.equal(r.verdict, "healthy");

@@ -346,6 +346,7 @@ export function assess(cluster: Cluster, obs: ClusterObservation): StatusReport 
       };
     });
   const certificates = certificateRows(obs.certificates, problems);
+  const snapshots = snapshotSummary(cluster, obs, problems);
   const capabilities = capabilitiesOf(cluster).map((c) => capabilityStatus(c, obs.hosts, vips.rows, obs));
   problems.unshift(
     ...capabilities
@@ -387,5 +388,39 @@ export function assess(cluster: Cluster, obs: ClusterObservation): StatusReport 
     vips: vips.rows,
     loadBalancers: lbs.rows,
     certificates,
+    snapshots,
+  };
+}
+
+/** The newest etcd snapshot anywhere; a warning when scheduled ones have stopped (none for two intervals). */
+function snapshotSummary(
+  cluster: Cluster,
+  obs: ClusterObservation,
+  problems: Problem[],
+): StatusReport["snapshots"] {
+  const onMembers = obs.hosts.flatMap((h) => h.snapshots ?? []);
+  const all = [
+    ...onMembers.map((s) => ({ where: s.host, name: s.name, time: s.mtime * 1000 })),
+    ...obs.savedSnapshots.map((s) => ({ where: "here", name: s.name, time: s.time })),
+  ].sort((a, b) => b.time - a.time);
+  const newest = all[0];
+  const every = cluster.etcd.snapshots?.everySeconds;
+  const last = newest && {
+    where: newest.where,
+    name: newest.name,
+    time: iso(newest.time),
+    ageSeconds: Math.max(0, Math.round((obs.time - newest.time) / 1000)),
+  };
+  if (every && last && last.ageSeconds > 2 * every)
+    problems.push({
+      severity: "warning",
+      subject: "etcd snapshots",
+      message: `the newest is ${Math.round(last.ageSeconds / 3600)} h old, scheduled every ${Math.round(every / 360) / 10} h; look at \`journalctl -u kubeha-etcd-snapshot\` on the members`,
+    });
+  return {
+    ...(last && { last }),
+    onMembers: onMembers.length,
+    savedHere: obs.savedSnapshots.length,
+    ...(every && { everySeconds: every }),
   };
 }

@@ -162,6 +162,13 @@ export function formatStatus(r: StatusReport): string {
       "",
       `certificates: ${r.certificates.length} checked; soonest expiry ${soonest.file} in ${soonest.daysLeft} days`,
     );
+  const s = r.snapshots;
+  out.push(
+    "",
+    s.last
+      ? `etcd snapshots: newest ${s.last.name} on ${s.last.where}, ${ago(s.last.time, now)} ago; ${s.onMembers} on the members, ${s.savedHere} saved here`
+      : `etcd snapshots: none yet${s.everySeconds ? ` (scheduled every ${s.everySeconds} s)` : ""}`,
+  );
   return `${out.join("\n")}\n`;
 }
 

@@ -1,7 +1,9 @@
 /** What one `kubeha status` round sees (status/observe.ts reads it, status/assess.ts judges it). */
+
 import type { AgentState } from "../agent/state.js";
 import type { EtcdClient } from "../etcd/client.js";
 import type { EndpointStatus } from "../etcd/etcdctl.js";
+import type { HostSnapshot } from "../etcd/snapshot-host.js";
 import type { CertRow } from "../pki/check.js";
 
 /** One service on one host. */
@@ -47,6 +49,8 @@ export interface HostObservation {
   readonly etcd?: MemberObservation;
   /** Its apiserver's GET /readyz: HTTP code (0: no answer) and time taken. */
   readonly apiserver?: { readonly code: number; readonly ms: number };
+  /** The etcd snapshots kept on it (a member), newest first. */
+  readonly snapshots?: readonly HostSnapshot[];
 }
 
 /** A VIP's election key, as etcd holds it. */
@@ -94,6 +98,8 @@ export interface ClusterObservation {
     readonly error?: string;
   };
   readonly certificates: readonly CertRow[];
+  /** The snapshots saved on this machine (`etcd snapshot save`), newest first: name and time (ms). */
+  readonly savedSnapshots: readonly { readonly name: string; readonly time: number }[];
 }
 
 export interface ObserveOptions {

@@ -27,6 +27,8 @@ import {
   parseMemberListJson,
 } from "../etcd/etcdctl.js";
 import { VIP_PREFIX } from "../etcd/keyspace.js";
+import { defaultSnapshotDir, listSnapshots } from "../etcd/snapshot-file.js";
+import { LIST_COMMAND, parseHostSnapshots } from "../etcd/snapshot-host.js";
 import { clientUrl } from "../etcd/urls.js";
 import { type CertRow, checkCerts } from "../pki/check.js";
 import { agent as agentService } from "../services/agent.js";
@@ -109,6 +111,7 @@ function hostProbes(
     probes.set("etcd-alarms", etcdctlCommand("alarm list"));
     probes.set("etcd-vips", etcdctlCommand(`get ${VIP_PREFIX} --prefix --consistency=s -w json`));
   }
+  if (host.spec.roles.includes("etcd")) probes.set("snapshots", LIST_COMMAND);
   if (host.spec.roles.includes("controlplane")) {
     const url = `${httpsUrl(host.spec.address, cluster.controlPlane.apiserverPort)}/readyz`;
     probes.set(
@@ -197,6 +200,9 @@ function readHost(
       macs,
       ...(agent && { agent }),
       ...(member && { etcd: member }),
+      ...(results.has("snapshots") && {
+        snapshots: parseHostSnapshots(host.spec.name, results.get("snapshots")?.stdout ?? ""),
+      }),
       ...(host.spec.roles.includes("controlplane") && {
         apiserver: {
           code: Number(readyz?.[0] ?? 0),
@@ -314,6 +320,10 @@ export async function observe(
     leaders: leaderInfo,
     ...(ext && { external: ext }),
     certificates: await certificates,
+    savedSnapshots: listSnapshots(defaultSnapshotDir(ctx.stateDir)).map((s) => ({
+      name: s.path,
+      time: s.manifest ? Date.parse(s.manifest.takenAt) : s.mtime.getTime(),
+    })),
   };
 }
 

@@ -128,4 +128,17 @@ export interface StatusReport {
     readonly daysLeft: number | null;
     readonly status: string;
   }[];
+  /** etcd snapshots: the newest anywhere (on a member or saved on this machine), and how many there are. */
+  readonly snapshots: {
+    readonly last?: {
+      readonly where: string;
+      readonly name: string;
+      readonly time: string;
+      readonly ageSeconds: number;
+    };
+    readonly onMembers: number;
+    readonly savedHere: number;
+    /** Scheduled snapshots' interval in seconds; absent when they are off. */
+    readonly everySeconds?: number;
+  };
 }

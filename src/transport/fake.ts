@@ -118,7 +118,7 @@ export class FakeHost implements Transport {
     ].map((m) => m[1] ?? "");
     const lines = Object.entries(this.facts).map(([k, v]) => `${k}=${v}`);
     for (const u of units) {
-      lines.push(`unit.Id=${u}.service`);
+      lines.push(`unit.Id=${u.includes(".") ? u : `${u}.service`}`);
       lines.push(`unit.ActiveState=${this.active.has(u) ? "active" : "inactive"}`);
       lines.push(`unit.UnitFileState=${this.enabled.has(u) ? "enabled" : "disabled"}`);
       lines.push("");
@@ -145,7 +145,7 @@ export class FakeHost implements Transport {
 
   /** Applies systemctl verbs: enable makes a unit enabled, start/restart/reload active; etcd then has data. */
   private systemctl(command: string): string {
-    for (const m of command.matchAll(/systemctl (enable|start|restart|reload)(?: --no-block)? ([\w-]+)/g)) {
+    for (const m of command.matchAll(/systemctl (enable|start|restart|reload)(?: --no-block)? ([\w.-]+)/g)) {
       const unit = m[2] ?? "";
       if (m[1] === "enable") this.enabled.add(unit);
       else this.active.add(unit);
