@@ -54,7 +54,7 @@ import { VerifyApi } from "../phases/verify-api.js";
 import { VerifyEtcd } from "../phases/verify-etcd.js";
 import { WriteEtcdAccess } from "../phases/write-etcd-access.js";
 import { openBundle, writeFilesUnder } from "../pki/bundle.js";
-import { clusterMarker } from "../pki/fingerprint.js";
+import { clusterMarkerIfAny } from "../pki/fingerprint.js";
 import { apiserver, controllerManager, scheduler } from "../services/control-plane.js";
 import { etcd } from "../services/etcd.js";
 import { kubelet } from "../services/node.js";
@@ -120,6 +120,7 @@ export function restorePlan(cluster: Cluster, snapshot: VerifiedSnapshot): strin
   const cps = apiserver.hosts(cluster).map((h) => h.name);
   return [
     `verify the snapshot ${snapshot.path}: etcd's hash and ${m ? "the manifest's size and SHA-256 (done)" : "no manifest beside it (etcd's hash checked; done)"}`,
+    "check the state's etcd CA against the snapshot's: a state without a PKI takes the sealed bundle's (with the passphrase)",
     "reach every host of the spec; refuse while a quorum of etcd answers (unless --force)",
     "put the spec's packages, certificates and units on every host (replaced hosts too)",
     `stop every kube-apiserver (${cps.join(", ") || "none"}), then every etcd member (${members.map((h) => h.name).join(", ")})`,
@@ -137,15 +138,7 @@ const CheckPki: Phase<RestoreContext> = {
   async run(ctx) {
     const want = ctx.snapshot.manifest?.etcdCa;
     const pki = pkiDirOf(ctx.stateDir);
-    const have = existsSync(pki)
-      ? (() => {
-          try {
-            return clusterMarker(pki);
-          } catch {
-            return undefined;
-          }
-        })()
-      : undefined;
+    const have = clusterMarkerIfAny(pki);
     if (have && (!want || have === want)) {
       ctx.report.info(
         want ? "the state's etcd CA is the snapshot's" : "no manifest: the state's PKI is used as it is",

@@ -13,7 +13,13 @@ import { ensurePrivateDir, writeFileAtomic } from "../core/files.js";
 import { sha256 } from "../core/hash.js";
 import { version } from "../core/package-info.js";
 import { pkiDirOf } from "../core/state-dir.js";
-import { ClusterContext, type ClusterHost, type Connector, type Reporter } from "../deploy/context.js";
+import {
+  ClusterContext,
+  type ClusterHost,
+  type Connector,
+  type Reporter,
+  silentReporter,
+} from "../deploy/context.js";
 import { type Phase, runPhases } from "../deploy/runner.js";
 import { etcdctl, memberList, parseEndpointStatus } from "../etcd/etcdctl.js";
 import {
@@ -30,7 +36,7 @@ import {
   streamSnapshot,
 } from "../etcd/snapshot-host.js";
 import { filesUnder, MIN_PASSPHRASE, openBundle, sealBundle } from "../pki/bundle.js";
-import { clusterMarker } from "../pki/fingerprint.js";
+import { clusterMarkerIfAny } from "../pki/fingerprint.js";
 import type { Cluster } from "../spec/defaults.js";
 
 /** The passphrase of the PKI bundle: from a file, or from KUBEHA_SNAPSHOT_PASSPHRASE; never from the command line. */
@@ -47,16 +53,15 @@ export function readPassphrase(file: string | undefined, env = process.env): str
 
 /** The state's etcd CA fingerprint; the snapshot's manifest names it, so a restore knows which PKI it needs. */
 function stateEtcdCa(stateDir: string): string {
-  try {
-    return clusterMarker(pkiDirOf(stateDir));
-  } catch {
+  const fingerprint = clusterMarkerIfAny(pkiDirOf(stateDir));
+  if (!fingerprint)
     throw new ExpectedExit(
       `${pkiDirOf(stateDir)} has no etcd CA: this is not the state directory of the cluster`,
       {
         hint: "give --state of the directory `kubeha up` used for this cluster",
       },
     );
-  }
+  return fingerprint;
 }
 
 /** A member during a snapshot: reached or not, and what it says of itself. */
@@ -241,7 +246,7 @@ export async function hostSnapshots(
     {
       cluster,
       stateDir,
-      report: { phase: () => {}, host: () => {}, info: () => {} },
+      report: silentReporter,
       connect,
       concurrency: cluster.hosts.length,
       dryRun: false,

@@ -19,7 +19,7 @@ import { packageRoot } from "../core/package-info.js";
 import { sleep, waitFor } from "../core/wait.js";
 import type { SnapshotManifest } from "../etcd/snapshot-file.js";
 import { Lab } from "../lab/lab.js";
-import { labScratch, labSkipReason } from "../lab/lab-fixtures.js";
+import { etcdAccessEnv, labScratch, labSkipReason } from "../lab/lab-fixtures.js";
 import { labTopology } from "../lab/lab-spec.js";
 import { loadCluster } from "../plan/load.js";
 import type { Role } from "../spec/schema.js";
@@ -68,15 +68,7 @@ describe("etcd snapshots and restore on lab hosts", { skip: labSkipReason() }, (
       p.once("close", (code) => resolve({ code: code ?? 137, stdout, stderr }));
     });
   /** etcdctl from this machine through the access file `up` wrote. */
-  const access = (): NodeJS.ProcessEnv => ({
-    ...process.env,
-    ...Object.fromEntries(
-      readFileSync(join(stateDir, "etcdctl.env"), "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-    ),
-  });
+  const access = () => etcdAccessEnv(stateDir);
   const etcdctl = (args: string[]) =>
     new Promise<Run>((resolve) => {
       const p = spawn("etcdctl", ["--dial-timeout=2s", "--command-timeout=3s", ...args], { env: access() });
@@ -252,7 +244,7 @@ describe("etcd snapshots and restore on lab hosts", { skip: labSkipReason() }, (
     assert.equal(first.code, 137, `the first run was killed mid-restore: ${first.stdout.slice(-400)}`);
     assert.match(
       first.stdout,
-      /1\. verify the snapshot[\s\S]*4\. stop every kube-apiserver[\s\S]*5\. move each member's data directory aside/,
+      /1\. verify the snapshot[\s\S]*5\. stop every kube-apiserver[\s\S]*6\. move each member's data directory aside/,
     );
     const second = await kubeha(["etcd", "restore", "-f", specFile, "--from", saved]);
     log(`restore: ${Math.round(performance.now() - t0)} ms in two runs`);

@@ -20,6 +20,7 @@ import { statFiles, writeFile } from "../deploy/remote.js";
 import { Lab } from "../lab/lab.js";
 import {
   controlPlaneLab,
+  etcdAccessEnv,
   initPidOf,
   labScratch,
   labSkipReason,
@@ -49,15 +50,7 @@ describe("kubeha up: etcd on lab hosts", { skip: labSkipReason() }, () => {
   const members = () =>
     (spec.spec.hosts as { name: string; roles: string[] }[]).filter((h) => h.roles.includes("etcd"));
   /** The environment of the etcd access file `up` wrote. */
-  const access = (): NodeJS.ProcessEnv => ({
-    ...process.env,
-    ...Object.fromEntries(
-      readFileSync(join(stateDir, "etcdctl.env"), "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-    ),
-  });
+  const access = () => etcdAccessEnv(stateDir);
   /** etcdctl on the operator side, through the access file. */
   const etcdctl = (args: string[]) =>
     spawnSync("etcdctl", ["--dial-timeout=2s", "--command-timeout=3s", ...args], {

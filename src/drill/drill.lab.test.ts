@@ -150,19 +150,23 @@ describe("status and drill on the default lab", { skip: labSkipReason() }, () =>
       const clients = vips.map((v) => startClientLoop({ url: `http://${v}/`, maxMs: 40_000 }));
       await sleep(1000);
       lab.ssh(edge, `systemctl stop ${Unit.ingress}`);
-      assert.ok(
-        await waitFor(() => placement().every((h) => h === other), 10_000, 200),
-        `both VIPs on ${other}: ${placement()}`,
-      );
-      await sleep(1000);
-      const tallies = await Promise.all(clients.map((c) => c.stop()));
-      for (const [i, t] of tallies.entries()) {
-        assert.equal(t.failed, 0, `failed requests to ${vips[i]}: ${JSON.stringify(t.errors)}`);
-        assert.ok(t.ok > 20, `requests to ${vips[i]} were made: ${t.ok}`);
+      try {
+        assert.ok(
+          await waitFor(() => placement().every((h) => h === other), 10_000, 200),
+          `both VIPs on ${other}: ${placement()}`,
+        );
+        await sleep(1000);
+        const tallies = await Promise.all(clients.map((c) => c.stop()));
+        for (const [i, t] of tallies.entries()) {
+          assert.equal(t.failed, 0, `failed requests to ${vips[i]}: ${JSON.stringify(t.errors)}`);
+          assert.ok(t.ok > 20, `requests to ${vips[i]} were made: ${t.ok}`);
+        }
+        assert.ok((tallies[0]?.by[other] ?? 0) > 0, `${other} answered on ${vips[0]} after the move`);
+      } finally {
+        // ready again (also when an assertion failed, so the tests after it find every controller up)
+        lab.ssh(edge, `systemctl start ${Unit.ingress}`);
       }
-      assert.ok((tallies[0]?.by[other] ?? 0) > 0, `${other} answered on ${vips[0]} after the move`);
-      // ready again: its VIP stays on the other edge (a move resets connections)
-      lab.ssh(edge, `systemctl start ${Unit.ingress}`);
+      // its VIP stays on the other edge (a move resets connections)
       await sleep(5000);
       assert.deepEqual(placement(), [other, other], "no fail-back");
     });

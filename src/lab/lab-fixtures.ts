@@ -62,6 +62,17 @@ export function controlPlaneLab(
   return Lab.up(dir, labTopology([...cps, ...ws, ...es], cidr), log);
 }
 
+/** This process's environment with the etcd access file `up` wrote into `stateDir` (etcdctl from this machine). */
+export const etcdAccessEnv = (stateDir: string): NodeJS.ProcessEnv => ({
+  ...process.env,
+  ...Object.fromEntries(
+    readFileSync(join(stateDir, "etcdctl.env"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  ),
+});
+
 /** The PID of a lab host's init (systemd), for entering its network namespace from this machine. */
 export function initPidOf(lab: Lab, name: string): number {
   const nspawn = lab.status().find((h) => h.name === name)?.pid;

@@ -8,6 +8,10 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CAS } from "./inventory.js";
 
+/** The fingerprint of the etcd CA in `pkiDir`, or undefined when it has none. */
+export const clusterMarkerIfAny = (pkiDir: string): string | undefined =>
+  existsSync(join(pkiDir, CAS["etcd-ca"].cert)) ? clusterMarker(pkiDir) : undefined;
+
 /** The fingerprint of the etcd CA in `pkiDir`: the first 32 hex digits of its file's SHA-256. */
 export function clusterMarker(pkiDir: string): string {
   return createHash("sha256")
