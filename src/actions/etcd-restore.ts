@@ -62,7 +62,7 @@ import { type HostService, owedAction } from "../services/service.js";
 import type { Cluster } from "../spec/defaults.js";
 import { sshConnector } from "./up.js";
 
-/** How far a restore moves etcd's revision on, where etcd can (3.5 and later): past anything a client saw. */
+/** How far a restore moves etcd's revision on, where the restore tool can (etcdutl's --bump-revision): past anything a client saw. */
 export const REVISION_BUMP = 1_000_000_000;
 const HASHKV_TRIES = 10;
 
@@ -125,7 +125,7 @@ export function restorePlan(cluster: Cluster, snapshot: VerifiedSnapshot): strin
     "put the spec's packages, certificates and units on every host (replaced hosts too)",
     `stop every kube-apiserver (${cps.join(", ") || "none"}), then every etcd member (${members.map((h) => h.name).join(", ")})`,
     `move each member's data directory aside: ${ETCD_DATA_DIR}.before-restore-<time> (never deleted)`,
-    `restore every member from the same snapshot with a new cluster token and the spec's members (${members.map((h) => `${h.name}=${peerUrl(h)}`).join(", ")}), the revision moved on by ${REVISION_BUMP.toLocaleString("en")} where etcd can (3.5 and later; with 3.4 it stays, and the apiservers, controllers and kubelets are restarted so no cache is ahead of etcd)`,
+    `restore every member from the same snapshot with a new cluster token and the spec's members (${members.map((h) => `${h.name}=${peerUrl(h)}`).join(", ")}), the revision moved on by ${REVISION_BUMP.toLocaleString("en")} where the hosts' restore tool can (etcdutl's --bump-revision; where it cannot, as etcd 3.4's, the revision stays and the apiservers, controllers and kubelets are restarted so no cache is ahead of etcd)`,
     "start etcd; require every member healthy and their key-space hashes (hashkv) equal",
     "start the apiservers one at a time, then restart controller-manager, scheduler and the kubelets",
     "print status",
@@ -323,7 +323,7 @@ async function restoreMember(ctx: RestoreContext, host: DeployHost): Promise<voi
         host.spec.name,
         /bump=yes/.test(out)
           ? `revision moved on by ${REVISION_BUMP.toLocaleString("en")}, older revisions marked compacted`
-          : "this etcd cannot move the revision on (before 3.5): clients that remember a later revision must start over (the control plane is restarted for that)",
+          : "this etcd's restore cannot move the revision on (no --bump-revision): clients that remember a later revision must start over (the control plane is restarted for that)",
       );
     },
   );

@@ -351,13 +351,20 @@ describe("status and drill on the default lab", { skip: labSkipReason() }, () =>
       const old = (await waitHolder(1000)) as string;
       const t0 = Date.now();
       lab.ssh(old, "systemctl stop kubeha-agent");
-      const next = await waitHolder(5000, old);
-      assert.ok(next, "another host took the VIP");
-      assert.ok(Date.now() - t0 < 3000, `moved in ${Date.now() - t0} ms`);
-      lab.ssh(old, "systemctl start kubeha-agent");
+      let next: string | undefined;
+      try {
+        next = await waitHolder(8000, old);
+        assert.ok(next, "another host took the VIP");
+        // a loose bound: the SSH round trips of the stop and of each look at the holders count in it, and
+        // they take seconds on a saturated lab (the hand-over itself is measured by bench/vip-failover.mjs)
+        log(`planned stop of ${old}'s agent: ${next} holds the VIP after ${Date.now() - t0} ms`);
+        assert.ok(Date.now() - t0 < 6000, `moved in ${Date.now() - t0} ms`);
+      } finally {
+        lab.ssh(old, "systemctl start kubeha-agent");
+      }
 
       const killed = lab.ssh(
-        next,
+        next as string,
         `systemctl kill -s KILL kubeha-agent; sleep 0.3; ip -o addr show to ${vip}/32`,
       );
       assert.equal(killed.stdout.trim(), "", "systemd removed the address after the agent died");
@@ -387,7 +394,18 @@ describe("status and drill on the default lab", { skip: labSkipReason() }, () =>
         lab.ssh(old, "systemctl kill -s CONT kubeha-agent");
       }
       await sleep(3000);
-      assert.deepEqual(holders(), [next], "the thawed agent did not take the VIP back");
+      const now = holders();
+      assert.equal(now.length, 1, `one holder after the thaw: ${now}`);
+      // the one move allowed: the new holder's etcd member came to lead, and it handed the VIP on
+      if (now[0] !== next) {
+        const leader = etcdLeader();
+        log(`after the thaw ${now[0]} holds the VIP; ${leader} leads etcd`);
+        assert.equal(
+          leader,
+          next,
+          `${now[0]} took the VIP from ${next}, whose member does not lead: a fail-back`,
+        );
+      }
     });
 
     it("stays put when one apiserver stops, leaves when all do, and returns with one", async () => {
