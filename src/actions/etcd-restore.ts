@@ -17,28 +17,17 @@
  * restored again, and the quorum it brought back does not make it refuse.
  */
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { ExpectedExit, HostError } from "../core/errors.js";
+import { ExpectedExit } from "../core/errors.js";
 import { writeFileAtomic } from "../core/files.js";
-import { ETCD_DATA_DIR, ETCD_RESTORE_DIR, ETCD_RESTORED_MARKER, Unit } from "../core/host-paths.js";
+import { ETCD_DATA_DIR, ETCD_RESTORE_DIR, Unit } from "../core/host-paths.js";
 import { withStateLock } from "../core/lock.js";
-import { shq } from "../core/shell.js";
 import { pkiDirOf } from "../core/state-dir.js";
-import { sleep } from "../core/wait.js";
-import {
-  type Connector,
-  DeployContext,
-  type DeployHost,
-  type DeployOptions,
-  type Reporter,
-} from "../deploy/context.js";
-import { waitHealthy } from "../deploy/etcd-cluster.js";
-import { clearPending, must, writeFile } from "../deploy/remote.js";
+import type { Connector, DeployHost, Reporter } from "../deploy/context.js";
+import { must } from "../deploy/remote.js";
 import { type Phase, runPhases } from "../deploy/runner.js";
-import { etcdctl, parseEndpointStatus, parseHashKv } from "../etcd/etcdctl.js";
-import { bundlePathOf, compactTime, type VerifiedSnapshot } from "../etcd/snapshot-file.js";
-import { SNAPSHOT_TOOL } from "../etcd/snapshot-host.js";
-import { clientUrl, peerUrl } from "../etcd/urls.js";
+import { etcdctl } from "../etcd/etcdctl.js";
+import { bundlePathOf, type VerifiedSnapshot } from "../etcd/snapshot-file.js";
+import { peerUrl } from "../etcd/urls.js";
 import { ConfigureEtcd } from "../phases/configure-etcd.js";
 import { Connect } from "../phases/connect.js";
 import { EtcdAuth } from "../phases/etcd-auth.js";
@@ -56,62 +45,18 @@ import { WriteEtcdAccess } from "../phases/write-etcd-access.js";
 import { openBundle, writeFilesUnder } from "../pki/bundle.js";
 import { clusterMarkerIfAny } from "../pki/fingerprint.js";
 import { apiserver, controllerManager, scheduler } from "../services/control-plane.js";
-import { etcd } from "../services/etcd.js";
 import { kubelet } from "../services/node.js";
-import { type HostService, owedAction } from "../services/service.js";
+import type { HostService } from "../services/service.js";
 import type { Cluster } from "../spec/defaults.js";
+import {
+  REVISION_BUMP,
+  RestoreContext,
+  type RestoreOptions,
+  recordPath,
+  restoreInProgress,
+} from "./etcd-restore-context.js";
+import { RestoreMembers, StartRestoredEtcd } from "./etcd-restore-members.js";
 import { sshConnector } from "./up.js";
-
-/** How far a restore moves etcd's revision on, where the restore tool can (etcdutl's --bump-revision): past anything a client saw. */
-export const REVISION_BUMP = 1_000_000_000;
-const HASHKV_TRIES = 10;
-
-/** A restore in progress, as the state directory records it. */
-interface RestoreRecord {
-  readonly sha256: string;
-  readonly token: string;
-  readonly snapshot: string;
-  readonly startedAt: string;
-}
-
-const recordPath = (stateDir: string) => join(stateDir, "etcd-restore.json");
-
-/** The restore in progress in `stateDir`, if any. */
-export function restoreInProgress(stateDir: string): RestoreRecord | undefined {
-  const p = recordPath(stateDir);
-  return existsSync(p) ? (JSON.parse(readFileSync(p, "utf8")) as RestoreRecord) : undefined;
-}
-
-export interface RestoreOptions extends DeployOptions {
-  /** Restore although a quorum answers (everything written since the snapshot is then lost). */
-  readonly force: boolean;
-  /** Opens the PKI bundle, when the state has no PKI (or --replace-pki). */
-  readonly passphrase?: string;
-  /** Replace a state PKI whose etcd CA is not the snapshot's with the bundle's (the old one is moved aside). */
-  readonly replacePki: boolean;
-}
-
-/** The restore's own state: the snapshot, the token, what each step found. */
-class RestoreContext extends DeployContext {
-  readonly snapshot: VerifiedSnapshot;
-  readonly restore: RestoreOptions;
-  record?: RestoreRecord;
-
-  constructor(
-    init: ConstructorParameters<typeof DeployContext>[0] & {
-      snapshot: VerifiedSnapshot;
-      restore: RestoreOptions;
-    },
-  ) {
-    super(init);
-    this.snapshot = init.snapshot;
-    this.restore = init.restore;
-  }
-
-  controlPlane(): DeployHost[] {
-    return this.among(apiserver.hosts(this.cluster));
-  }
-}
 
 /** The steps, as printed before anything happens. */
 export function restorePlan(cluster: Cluster, snapshot: VerifiedSnapshot): string[] {
@@ -260,120 +205,6 @@ const StopForRestore: Phase<RestoreContext> = {
     const apiUnit = apiserver.unit(ctx.cluster);
     if (apiUnit) await stop(ctx.controlPlane(), apiUnit);
     await stop(ctx.etcdMembers(), Unit.etcd);
-  },
-};
-
-/** Restores one member: the snapshot uploaded and checked, the data directory moved aside, etcd's restore into it. */
-async function restoreMember(ctx: RestoreContext, host: DeployHost): Promise<void> {
-  const t = () => ctx.transport(host);
-  const token = ctx.record?.token ?? "<new token>";
-  const found = (
-    await t().exec(
-      `echo "restored=$(cat ${ETCD_RESTORED_MARKER} 2>/dev/null)"; [ -d ${ETCD_DATA_DIR}/member ] && echo member=yes`,
-    )
-  ).stdout;
-  if (found.includes(`restored=${token}\n`) && found.includes("member=yes")) {
-    ctx.report.host(host.spec.name, "already restored from this snapshot (an earlier run)");
-    return;
-  }
-  const file = `${ETCD_RESTORE_DIR}/snapshot.db`;
-  const mb = (ctx.snapshot.db.length / 1e6).toFixed(1);
-  await ctx.change(host, `upload the snapshot to ${file} (${mb} MB)`, async () => {
-    await must(t(), `mkdir -p -m 0700 ${ETCD_RESTORE_DIR}`);
-    await writeFile(t(), file, ctx.snapshot.db, 0o600);
-    await must(t(), `echo '${ctx.snapshot.sha256}  ${file}' | sha256sum -c --quiet`);
-  });
-  const aside = `${ETCD_DATA_DIR}.before-restore-${compactTime(new Date())}`;
-  await ctx.change(host, `move ${ETCD_DATA_DIR} aside to ${aside} (when it holds anything)`, async () => {
-    await must(
-      t(),
-      `if [ -d ${ETCD_DATA_DIR} ] && [ -n "$(ls -A ${ETCD_DATA_DIR})" ]; then mv ${ETCD_DATA_DIR} ${aside}; fi`,
-    );
-  });
-  const members = ctx
-    .etcdMembers()
-    .map((m) => `${m.spec.name}=${peerUrl(m.spec)}`)
-    .join(",");
-  const restoring = `${ETCD_DATA_DIR}.restoring`;
-  const args = [
-    `snapshot restore ${file}`,
-    `--name ${shq(host.spec.name)}`,
-    `--initial-cluster ${shq(members)}`,
-    `--initial-cluster-token ${shq(token)}`,
-    `--initial-advertise-peer-urls ${shq(peerUrl(host.spec))}`,
-    `--data-dir ${restoring}`,
-  ].join(" ");
-  const script = [
-    // the half-made product of an interrupted restore is ours to remove; real data never is
-    `rm -rf ${restoring}`,
-    `T=${SNAPSHOT_TOOL}; BUMP=`,
-    `if "$T" snapshot restore --help 2>&1 | grep -q -- --bump-revision; then BUMP="--bump-revision ${REVISION_BUMP} --mark-compacted"; fi`,
-    `out=$(ETCDCTL_API=3 "$T" ${args} $BUMP 2>&1) || { echo "$out" | tail -3 >&2; exit 1; }`,
-    // an empty data directory (etcd's unit makes one) goes; one with data was moved aside above
-    `rmdir ${ETCD_DATA_DIR} 2>/dev/null; if [ -e ${ETCD_DATA_DIR} ]; then echo "${ETCD_DATA_DIR} is not empty" >&2; exit 1; fi`,
-    `chmod 0700 ${restoring} && mv ${restoring} ${ETCD_DATA_DIR} && echo ${shq(token)} > ${ETCD_RESTORED_MARKER}`,
-    `echo "bump=\${BUMP:+yes}"`,
-  ].join("\n");
-  await ctx.change(
-    host,
-    `restore etcd member ${host.spec.name} from the snapshot (cluster token ${token})`,
-    async () => {
-      const out = await must(t(), script);
-      ctx.report.host(
-        host.spec.name,
-        /bump=yes/.test(out)
-          ? `revision moved on by ${REVISION_BUMP.toLocaleString("en")}, older revisions marked compacted`
-          : "this etcd's restore cannot move the revision on (no --bump-revision): clients that remember a later revision must start over (the control plane is restarted for that)",
-      );
-    },
-  );
-}
-
-const RestoreMembers: Phase<RestoreContext> = {
-  title: "Restore every member from the snapshot",
-  async run(ctx) {
-    await ctx.onHosts(ctx.etcdMembers(), (host) => restoreMember(ctx, host));
-  },
-};
-
-/** Start every member together, require all healthy and their hashes equal at one revision. */
-const StartRestoredEtcd: Phase<RestoreContext> = {
-  title: "Start etcd and compare the members",
-  async run(ctx) {
-    const members = ctx.etcdMembers();
-    await ctx.onHosts(members, (host) =>
-      ctx.change(host, "start etcd", async () => {
-        await must(ctx.transport(host), `systemctl start --no-block ${Unit.etcd}`);
-        await clearPending(ctx.transport(host), [owedAction(etcd, "restart")]);
-      }),
-    );
-    if (ctx.dryRun) return;
-    const via = members[0] as DeployHost;
-    await waitHealthy(ctx, members, via);
-    const endpoints = members.map((m) => clientUrl(m.spec)).join(",");
-    for (let i = 1; ; i++) {
-      const status = parseEndpointStatus(
-        (await etcdctl(ctx.transport(via), "endpoint status -w json")).stdout,
-      )[0];
-      const rev = status?.revision ?? 0;
-      const r = await etcdctl(ctx.transport(via), `endpoint hashkv --rev=${rev} -w json`, endpoints);
-      const hashes = r.code === 0 ? parseHashKv(r.stdout) : [];
-      const distinct = new Set(hashes.map((h) => h.hash));
-      if (hashes.length === members.length && distinct.size === 1) {
-        ctx.report.info(`etcd: ${members.length} members healthy, key-space hashes equal at revision ${rev}`);
-        return;
-      }
-      if (i >= HASHKV_TRIES)
-        throw new HostError(
-          via.spec.name,
-          ctx.phase,
-          `the members' key-space hashes differ at revision ${rev}: ${hashes.map((h) => `${h.endpoint} ${h.hash}`).join(", ") || (r.stderr || r.stdout).trim()}`,
-          {
-            hint: "the members were not all restored from the same snapshot; run the restore again",
-          },
-        );
-      await sleep(500);
-    }
   },
 };
 

@@ -18,7 +18,7 @@ import {
   type ClusterHost,
   type Connector,
   type Reporter,
-  silentReporter,
+  readOnlyContext,
 } from "../deploy/context.js";
 import { type Phase, runPhases } from "../deploy/runner.js";
 import { etcdctl, memberList, parseEndpointStatus } from "../etcd/etcdctl.js";
@@ -242,17 +242,7 @@ export async function hostSnapshots(
   stateDir: string,
   connect: Connector,
 ): Promise<{ snapshots: HostSnapshot[]; unreachable: string[] }> {
-  const ctx = new ClusterContext(
-    {
-      cluster,
-      stateDir,
-      report: silentReporter,
-      connect,
-      concurrency: cluster.hosts.length,
-      dryRun: false,
-    },
-    (spec) => ({ spec }) as ClusterHost,
-  );
+  const ctx = readOnlyContext(cluster, stateDir, connect);
   const unreachable: string[] = [];
   const lists = await Promise.all(
     ctx.etcdMembers().map(async (host) => {

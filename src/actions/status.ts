@@ -4,7 +4,7 @@
  * between rounds (`--watch`), reconnecting hosts that were out of reach.
  */
 import { join } from "node:path";
-import { ClusterContext, type Connector, silentReporter } from "../deploy/context.js";
+import { type ClusterContext, type Connector, readOnlyContext } from "../deploy/context.js";
 import { operatorEtcdClient } from "../etcd/operator-client.js";
 import type { Cluster } from "../spec/defaults.js";
 import { assess } from "../status/assess.js";
@@ -30,17 +30,7 @@ export class StatusSession {
   constructor(cluster: Cluster, stateDir: string, options: ObserveOptions = {}, connect = statusConnector) {
     const etcd = operatorEtcdClient(cluster, stateDir);
     this.options = { ...options, ...(etcd && { etcd }) };
-    this.ctx = new ClusterContext(
-      {
-        cluster,
-        stateDir,
-        report: silentReporter,
-        connect,
-        concurrency: cluster.hosts.length,
-        dryRun: false,
-      },
-      (spec) => ({ spec }),
-    );
+    this.ctx = readOnlyContext(cluster, stateDir, connect);
   }
 
   /** One round: what every host says now, judged. */

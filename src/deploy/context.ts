@@ -122,6 +122,13 @@ export class ClusterContext<H extends ClusterHost = ClusterHost> {
   }
 }
 
+/** The context of a command that only reads: every host at once, no progress output. */
+export const readOnlyContext = (cluster: Cluster, stateDir: string, connect: Connector) =>
+  new ClusterContext(
+    { cluster, stateDir, report: silentReporter, connect, concurrency: cluster.hosts.length, dryRun: false },
+    (spec) => ({ spec }),
+  );
+
 /** A host during a deployment. */
 export interface DeployHost extends ClusterHost {
   /** The files it must end up with (set once the PKI is prepared). */
