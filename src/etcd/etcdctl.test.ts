@@ -112,7 +112,8 @@ describe("etcdctl output", { skip: etcdSkipReason() }, () => {
     const [kv] = parseGetJson((await etcdctl("get /kubeha/vip/ --prefix -w json")).stdout);
     assert.equal(kv?.key, "/kubeha/vip/test");
     assert.equal(kv?.value, "cp1");
-    assert.equal(BigInt(kv?.lease ?? "0").toString(16), hex);
+    // etcdctl prints the id as 16 hex digits, leading zeros included
+    assert.equal(BigInt(kv?.lease ?? "0"), BigInt(`0x${hex}`));
     assert.ok((kv?.createRevision ?? 0) > 0 && kv?.modRevision === kv?.createRevision);
   });
 
